@@ -1,0 +1,1 @@
+//! Retry delays with jitter: TODO(helper A).
