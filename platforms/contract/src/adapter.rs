@@ -39,6 +39,9 @@ pub struct SendOptions {
     pub plain: bool,
     /// Rows of buttons under the message, where the platform has them.
     pub buttons: Vec<Vec<Button>>,
+    /// True for the second and later messages of one reply; platforms in reply mode `first`
+    /// do not thread those.
+    pub continuation: bool,
 }
 
 /// What kind of file an outbound attachment is.

@@ -28,14 +28,28 @@ pub struct AgentOptions {
 
 impl HttpContext {
     pub fn new(_ssl_cert_file: Option<&Path>) -> Result<HttpContext, String> {
-        unimplemented!()
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(HttpContext { tls: Arc::new(tls) })
     }
 
     pub fn tls(&self) -> Arc<rustls::ClientConfig> {
         self.tls.clone()
     }
 
-    pub fn agent(&self, _opts: &AgentOptions) -> ureq::Agent {
-        unimplemented!()
+    pub fn agent(&self, opts: &AgentOptions) -> ureq::Agent {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(opts.connect_timeout)
+            .timeout_recv_response(opts.response_timeout)
+            .timeout_recv_body(opts.read_timeout)
+            .timeout_global(opts.global_timeout)
+            .build();
+        ureq::Agent::new_with_config(config)
     }
 }

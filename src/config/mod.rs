@@ -1,0 +1,3 @@
+//! Configuration (placeholder until the loader lands).
+mod types;
+pub use types::*;

@@ -1,0 +1,176 @@
+//! `messages`: the transcript of each session, in `id` order (never by time: clocks jump).
+//!
+//! History for a turn is read newest-first up to a size budget, so a long conversation never
+//! loads whole into memory; rows stay on disk (and searchable) whatever the budget drops.
+
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+
+/// One stored message. `tool_calls` is the OpenAI JSON array, as text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredMessage {
+    pub id: i64,
+    pub role: String,
+    pub content: Option<String>,
+    pub tool_calls: Option<String>,
+    pub tool_call_id: Option<String>,
+    pub tool_name: Option<String>,
+    pub platform_message_id: Option<String>,
+    pub created_at: f64,
+    pub inbox_id: Option<i64>,
+}
+
+impl StoredMessage {
+    /// Rough size in characters, for history budgets.
+    pub fn size(&self) -> usize {
+        self.content.as_deref().map_or(0, str::len) + self.tool_calls.as_deref().map_or(0, str::len) + 16
+    }
+}
+
+/// A message to append.
+#[derive(Clone, Debug, Default)]
+pub struct NewMessage {
+    pub role: String,
+    pub content: Option<String>,
+    pub tool_calls: Option<String>,
+    pub tool_call_id: Option<String>,
+    pub tool_name: Option<String>,
+    pub platform_message_id: Option<String>,
+    pub inbox_id: Option<i64>,
+}
+
+impl NewMessage {
+    pub fn new(role: &str, content: impl Into<String>) -> Self {
+        NewMessage { role: role.to_string(), content: Some(content.into()), ..Default::default() }
+    }
+}
+
+const COLUMNS: &str =
+    "id, role, content, tool_calls, tool_call_id, tool_name, platform_message_id, created_at, inbox_id";
+
+fn from_row(r: &Row) -> rusqlite::Result<StoredMessage> {
+    Ok(StoredMessage {
+        id: r.get(0)?,
+        role: r.get(1)?,
+        content: r.get(2)?,
+        tool_calls: r.get(3)?,
+        tool_call_id: r.get(4)?,
+        tool_name: r.get(5)?,
+        platform_message_id: r.get(6)?,
+        created_at: r.get(7)?,
+        inbox_id: r.get(8)?,
+    })
+}
+
+/// Appends one message and counts it on the session.
+pub fn append(tx: &Transaction, session_id: &str, m: &NewMessage, now: f64) -> rusqlite::Result<i64> {
+    let tokens = (m.content.as_deref().map_or(0, str::len) + m.tool_calls.as_deref().map_or(0, str::len)) / 4;
+    tx.execute(
+        "INSERT INTO messages(session_id, role, content, tool_calls, tool_call_id, tool_name, \
+         platform_message_id, created_at, token_count, inbox_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            session_id,
+            m.role,
+            m.content,
+            m.tool_calls,
+            m.tool_call_id,
+            m.tool_name,
+            m.platform_message_id,
+            now,
+            tokens as i64,
+            m.inbox_id
+        ],
+    )?;
+    let id = tx.last_insert_rowid();
+    tx.execute(
+        "UPDATE sessions SET message_count = message_count + 1, updated_at = ?2 WHERE id = ?1",
+        params![session_id, now],
+    )?;
+    Ok(id)
+}
+
+/// The newest active messages of a session whose sizes add up to at most `budget` characters
+/// (at most `max_rows`), in conversation order, starting at a user message.
+pub fn recent(tx: &Transaction, session_id: &str, budget: usize, max_rows: usize) -> rusqlite::Result<Vec<StoredMessage>> {
+    let mut stmt = tx.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM messages WHERE session_id = ?1 AND active = 1 ORDER BY id DESC"
+    ))?;
+    let mut rows = stmt.query([session_id])?;
+    let mut picked = Vec::new();
+    let mut used = 0usize;
+    while let Some(row) = rows.next()? {
+        let m = from_row(row)?;
+        if !picked.is_empty() && (used + m.size() > budget || picked.len() >= max_rows) {
+            break;
+        }
+        used += m.size();
+        picked.push(m);
+    }
+    picked.reverse();
+    // A history that starts mid-exchange (a tool result, an assistant reply) confuses models.
+    let first_user = picked.iter().position(|m| m.role == "user").unwrap_or(picked.len());
+    picked.drain(..first_user);
+    Ok(picked)
+}
+
+/// All active messages of a session in order (for export and tests; unbounded).
+pub fn all_active(tx: &Transaction, session_id: &str) -> rusqlite::Result<Vec<StoredMessage>> {
+    let mut stmt =
+        tx.prepare_cached(&format!("SELECT {COLUMNS} FROM messages WHERE session_id = ?1 AND active = 1 ORDER BY id"))?;
+    let rows = stmt.query_map([session_id], from_row)?;
+    rows.collect()
+}
+
+/// The user message stored for an inbox event, if a previous attempt already stored it.
+pub fn user_message_for_inbox(tx: &Transaction, session_id: &str, inbox_id: i64) -> rusqlite::Result<Option<i64>> {
+    tx.query_row(
+        "SELECT id FROM messages WHERE session_id = ?1 AND inbox_id = ?2 AND role = 'user' ORDER BY id LIMIT 1",
+        params![session_id, inbox_id],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+/// Number of active user messages in a session.
+pub fn user_turns(tx: &Transaction, session_id: &str) -> rusqlite::Result<i64> {
+    tx.query_row(
+        "SELECT count(*) FROM messages WHERE session_id = ?1 AND active = 1 AND role = 'user'",
+        [session_id],
+        |r| r.get(0),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sessions::{NewSession, create};
+    use crate::store::test_support::TempStore;
+
+    #[test]
+    fn recent_respects_the_budget_and_starts_at_a_user_message() {
+        let t = TempStore::new();
+        let rows = t
+            .store
+            .call_blocking(|tx| {
+                let s = NewSession { id: "s".into(), key: "k".into(), platform: "telegram".into(), ..Default::default() };
+                create(tx, &s, 0.0)?;
+                for i in 0..10 {
+                    append(tx, "s", &NewMessage::new("user", format!("question {i} {}", "x".repeat(50))), i as f64)?;
+                    append(tx, "s", &NewMessage::new("assistant", format!("answer {i} {}", "y".repeat(50))), i as f64)?;
+                }
+                let all = recent(tx, "s", usize::MAX, 1000)?;
+                let some = recent(tx, "s", 250, 1000)?;
+                let capped = recent(tx, "s", usize::MAX, 3)?;
+                let count: i64 = tx.query_row("SELECT message_count FROM sessions WHERE id='s'", [], |r| r.get(0))?;
+                Ok((all, some, capped, count))
+            })
+            .unwrap();
+        let (all, some, capped, count) = rows;
+        assert_eq!(all.len(), 20);
+        assert_eq!(count, 20);
+        assert!(some.len() < 20 && !some.is_empty());
+        assert_eq!(some[0].role, "user");
+        assert!(some.last().unwrap().content.as_deref().unwrap().starts_with("answer 9"));
+        assert_eq!(capped.len(), 2, "3 newest rows minus the leading assistant row");
+        assert!(all.windows(2).all(|w| w[0].id < w[1].id));
+    }
+}
