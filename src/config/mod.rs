@@ -1,3 +1,32 @@
-//! Configuration (placeholder until the loader lands).
+//! Configuration: where the Hermes home is, and the [`Config`] read from it.
+//!
+//! Sources, in the order Hermes applies them (O2, CAC §2.1):
+//! 1. the process environment;
+//! 2. `HERMES_HOME/.env`, overriding it;
+//! 3. `config.yaml` (with `${VAR}` expanded): its top-level scalar keys become variables of
+//!    the same name where still unset;
+//! 4. the managed overlay's `.env` (`HERMES_MANAGED_DIR` or `/etc/hermes`), overriding.
+//!
+//! Each setting then reads `config.yaml` and its variable in the order Hermes gives that key:
+//! "config wins" for `agent.*`, `display.busy_*` and `timezone`; "env wins" for
+//! `SESSION_IDLE_MINUTES`, `SESSION_RESET_HOUR` and platform credentials (which platforms read
+//! through [`hermes_platform::Settings`]). Unknown keys are ignored: Hermes configs carry many
+//! this build does not use. Every wrong value is a [`Problem`], and all are returned at once.
+mod dotenv;
+mod home;
+mod load;
+mod model;
+mod problem;
+mod read;
+mod secrets;
+mod sections;
 mod types;
+mod yaml;
+
+pub use home::{profile_home, resolve_home};
+pub use load::{LoadOptions, load};
+pub use problem::Problem;
 pub use types::*;
+
+#[cfg(test)]
+mod tests;
