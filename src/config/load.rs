@@ -39,8 +39,16 @@ pub fn load(opts: &LoadOptions) -> Result<Config, Vec<Problem>> {
     apply_dotenv(&opts.home.join(".env"), ".env", &mut env, &mut origin, &mut problems);
 
     let file = "config.yaml";
+    let mut unreadable = false;
     let mut root = read_optional(&opts.home.join(file), file, &mut problems)
-        .and_then(|bytes| yaml::parse(&bytes, file).map_err(|p| problems.push(p)).ok())
+        .and_then(|bytes| {
+            yaml::parse(&bytes, file)
+                .map_err(|p| {
+                    problems.push(p);
+                    unreadable = true;
+                })
+                .ok()
+        })
         .unwrap_or(Node { kind: Kind::Null, line: 1, col: 1 });
     if !matches!(root.kind, Kind::Map(_) | Kind::Null) {
         let msg = format!("expected a section of keys at the top level, found {}", root.describe());
@@ -67,6 +75,10 @@ pub fn load(opts: &LoadOptions) -> Result<Config, Vec<Problem>> {
         apply_dotenv(&path, &shown, &mut env, &mut origin, &mut problems);
     }
 
+    if unreadable {
+        // Every key would look missing; the syntax error is the one thing to fix first.
+        return Err(problems);
+    }
     let r = Reader::new(&root, file, &env, &origin);
     let model = model::resolve(&r);
     let agent = sections::agent(&r);
