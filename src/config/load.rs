@@ -25,7 +25,10 @@ pub struct LoadOptions {
 impl LoadOptions {
     /// The given home with the environment of this process.
     pub fn from_process(home: PathBuf) -> Self {
-        LoadOptions { home, process_env: std::env::vars().collect() }
+        LoadOptions {
+            home,
+            process_env: std::env::vars().collect(),
+        }
     }
 }
 
@@ -36,7 +39,13 @@ pub fn load(opts: &LoadOptions) -> Result<Config, Vec<Problem>> {
     let mut env = opts.process_env.clone();
     let mut origin: BTreeMap<String, String> = BTreeMap::new();
 
-    apply_dotenv(&opts.home.join(".env"), ".env", &mut env, &mut origin, &mut problems);
+    apply_dotenv(
+        &opts.home.join(".env"),
+        ".env",
+        &mut env,
+        &mut origin,
+        &mut problems,
+    );
 
     let file = "config.yaml";
     let mut unreadable = false;
@@ -49,9 +58,16 @@ pub fn load(opts: &LoadOptions) -> Result<Config, Vec<Problem>> {
                 })
                 .ok()
         })
-        .unwrap_or(Node { kind: Kind::Null, line: 1, col: 1 });
+        .unwrap_or(Node {
+            kind: Kind::Null,
+            line: 1,
+            col: 1,
+        });
     if !matches!(root.kind, Kind::Map(_) | Kind::Null) {
-        let msg = format!("expected a section of keys at the top level, found {}", root.describe());
+        let msg = format!(
+            "expected a section of keys at the top level, found {}",
+            root.describe()
+        );
         problems.push(Problem::new(file, Some(root.line), "", msg));
         root.kind = Kind::Null;
     }
@@ -60,11 +76,12 @@ pub fn load(opts: &LoadOptions) -> Result<Config, Vec<Problem>> {
     // Top-level scalars become env vars where unset; the last of a repeated key wins.
     if let Kind::Map(entries) = &root.kind {
         for (key, value) in entries.iter().rev() {
-            if let Kind::Scalar(s) = &value.kind {
-                if !key.name.is_empty() && !env.contains_key(&key.name) {
-                    env.insert(key.name.clone(), s.clone());
-                    origin.insert(key.name.clone(), format!("{file}:{}", key.line));
-                }
+            if let Kind::Scalar(s) = &value.kind
+                && !key.name.is_empty()
+                && !env.contains_key(&key.name)
+            {
+                env.insert(key.name.clone(), s.clone());
+                origin.insert(key.name.clone(), format!("{file}:{}", key.line));
             }
         }
     }
@@ -95,7 +112,13 @@ pub fn load(opts: &LoadOptions) -> Result<Config, Vec<Problem>> {
         if path.is_file() {
             Some(path)
         } else {
-            r.problem(&raw, format!("no such file: {} (a PEM file of extra CA certificates)", path.display()));
+            r.problem(
+                &raw,
+                format!(
+                    "no such file: {} (a PEM file of extra CA certificates)",
+                    path.display()
+                ),
+            );
             None
         }
     });
@@ -124,7 +147,11 @@ pub fn load(opts: &LoadOptions) -> Result<Config, Vec<Problem>> {
 
 /// `HERMES_MANAGED_DIR`, else `/etc/hermes` when it exists (CAC §1.1).
 fn managed_dir(env: &BTreeMap<String, String>) -> Option<PathBuf> {
-    match env.get("HERMES_MANAGED_DIR").map(|v| v.trim()).filter(|v| !v.is_empty()) {
+    match env
+        .get("HERMES_MANAGED_DIR")
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+    {
         Some(dir) => Some(PathBuf::from(dir)),
         None => Some(PathBuf::from("/etc/hermes")).filter(|d| d.is_dir()),
     }
@@ -138,7 +165,9 @@ fn apply_dotenv(
     origin: &mut BTreeMap<String, String>,
     problems: &mut Vec<Problem>,
 ) {
-    let Some(bytes) = read_optional(path, shown, problems) else { return };
+    let Some(bytes) = read_optional(path, shown, problems) else {
+        return;
+    };
     let (entries, bad) = dotenv::parse(&bytes, shown);
     problems.extend(bad);
     for e in entries {
@@ -153,7 +182,12 @@ fn read_optional(path: &Path, shown: &str, problems: &mut Vec<Problem>) -> Optio
         Ok(bytes) => Some(bytes),
         Err(e) if e.kind() == ErrorKind::NotFound => None,
         Err(e) => {
-            problems.push(Problem::new(shown, None, "", format!("cannot read {}: {e}", path.display())));
+            problems.push(Problem::new(
+                shown,
+                None,
+                "",
+                format!("cannot read {}: {e}", path.display()),
+            ));
             None
         }
     }
@@ -164,8 +198,12 @@ fn read_optional(path: &Path, shown: &str, problems: &mut Vec<Problem>) -> Optio
 fn platform_blocks(r: &Reader) -> BTreeMap<String, BTreeMap<String, SettingValue>> {
     let mut blocks: BTreeMap<String, BTreeMap<String, SettingValue>> = BTreeMap::new();
     for base in ["gateway.platforms", "platforms"] {
-        let Some((_, section)) = r.section(base) else { continue };
-        let Kind::Map(entries) = &section.kind else { continue };
+        let Some((_, section)) = r.section(base) else {
+            continue;
+        };
+        let Kind::Map(entries) = &section.kind else {
+            continue;
+        };
         for (name, block) in entries {
             let path = format!("{base}.{}", name.name);
             let out = blocks.entry(name.name.clone()).or_default();
@@ -187,11 +225,19 @@ fn flatten(prefix: &str, node: &Node, file: &str, out: &mut BTreeMap<String, Set
     match &node.kind {
         Kind::Map(entries) => {
             for (k, v) in entries {
-                let key = if prefix.is_empty() { k.name.clone() } else { format!("{prefix}.{}", k.name) };
+                let key = if prefix.is_empty() {
+                    k.name.clone()
+                } else {
+                    format!("{prefix}.{}", k.name)
+                };
                 flatten(&key, v, file, out);
             }
         }
-        Kind::Seq(items) if items.iter().all(|i| matches!(i.kind, Kind::Scalar(_) | Kind::Null)) => {
+        Kind::Seq(items)
+            if items
+                .iter()
+                .all(|i| matches!(i.kind, Kind::Scalar(_) | Kind::Null)) =>
+        {
             let parts: Vec<&str> = items
                 .iter()
                 .filter_map(|i| match &i.kind {
@@ -199,7 +245,13 @@ fn flatten(prefix: &str, node: &Node, file: &str, out: &mut BTreeMap<String, Set
                     _ => None,
                 })
                 .collect();
-            out.insert(prefix.to_string(), SettingValue { value: parts.join(","), origin: at(node) });
+            out.insert(
+                prefix.to_string(),
+                SettingValue {
+                    value: parts.join(","),
+                    origin: at(node),
+                },
+            );
         }
         Kind::Seq(items) => {
             for (i, item) in items.iter().enumerate() {
@@ -207,7 +259,13 @@ fn flatten(prefix: &str, node: &Node, file: &str, out: &mut BTreeMap<String, Set
             }
         }
         Kind::Scalar(s) => {
-            out.insert(prefix.to_string(), SettingValue { value: s.clone(), origin: at(node) });
+            out.insert(
+                prefix.to_string(),
+                SettingValue {
+                    value: s.clone(),
+                    origin: at(node),
+                },
+            );
         }
         Kind::Null => {}
     }
