@@ -235,6 +235,16 @@ fn network_error(method: &str, error: &ureq::Error, reading: bool) -> ApiError {
         | E::InvalidProxyUrl
         | E::ConnectProxyFailed(_)
         | E::Timeout(T::Resolve | T::Connect | T::SendRequest) => ApiError::NotSent(message),
+        E::Io(io) if refused(io.kind()) => ApiError::NotSent(message),
         _ => ApiError::Lost(message),
     }
+}
+
+/// Socket errors that mean no connection was made, so nothing was sent.
+fn refused(kind: std::io::ErrorKind) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(
+        kind,
+        K::ConnectionRefused | K::AddrNotAvailable | K::HostUnreachable | K::NetworkUnreachable
+    )
 }
