@@ -101,7 +101,11 @@ impl TelegramAdapter {
                     other => return other.map_err(|e| e.to_send_error()),
                 }
             }
-            let body = build(Body::new()).str("text", &format::to_plain(text));
+            let plain = format::to_plain(text);
+            if LenUnit::Utf16.measure(&plain) > MAX_MESSAGE_LEN {
+                return Err(SendError::TooLong);
+            }
+            let body = build(Body::new()).str("text", &plain);
             return call(method, &body).map_err(|e| match e {
                 e if e.code() == Some(400) && !e.is_bad_request("not found") => {
                     match e.to_send_error() {

@@ -147,6 +147,44 @@ impl Api {
         format!("{}{}/{}", self.base, self.token, method)
     }
 
+    /// Fetches a file `getFile` named: `{server}/file/bot{token}/{file_path}`.
+    pub fn download(
+        &self,
+        agent: &ureq::Agent,
+        file_path: &str,
+        limit: u64,
+    ) -> Result<Vec<u8>, ApiError> {
+        let server = self.base.strip_suffix("/bot").unwrap_or(&self.base);
+        let url = format!(
+            "{server}/file/bot{}/{}",
+            self.token,
+            file_path.trim_start_matches('/')
+        );
+        let response = agent
+            .get(&url)
+            .call()
+            .map_err(|e| network_error("download", &e, false))?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            return Err(ApiError::Status {
+                code: status,
+                description: "file download failed".into(),
+                retry_after: None,
+            });
+        }
+        response
+            .into_body()
+            .with_config()
+            .limit(limit)
+            .read_to_vec()
+            .map_err(|e| match e {
+                ureq::Error::BodyExceedsLimit(_) => {
+                    ApiError::Decode("the file is over the download limit".into())
+                }
+                e => network_error("download", &e, true),
+            })
+    }
+
     /// Calls `method` and decodes its `result` as `T`.
     pub fn call<T: Deserialize>(
         &self,

@@ -7,6 +7,8 @@ use hermes_platform::{Configured, SettingError, Settings};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.telegram.org/bot";
 const DEFAULT_POLL_TIMEOUT: Duration = Duration::from_secs(30);
+/// 20 MB: what the public Bot API lets a bot download at all.
+const DEFAULT_MAX_DOWNLOAD: u64 = 20 * 1024 * 1024;
 
 /// Which outbound messages quote the message they answer (`TELEGRAM_REPLY_TO_MODE`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +47,8 @@ pub struct TelegramConfig {
     pub allow_bots: AllowBots,
     /// The `timeout` of `getUpdates`; the HTTP read timeout is 15 s longer.
     pub poll_timeout: Duration,
+    /// Inbound files larger than this are not downloaded (`TELEGRAM_MAX_DOWNLOAD_BYTES`).
+    pub max_download_bytes: u64,
 }
 
 /// Reads Telegram's settings. `Off` when no token is set and `enabled` is not written as true.
@@ -192,6 +196,27 @@ pub fn configure(settings: &Settings) -> Configured<TelegramConfig> {
         },
     };
 
+    let max_download_bytes =
+        match settings.get("TELEGRAM_MAX_DOWNLOAD_BYTES", "extra.max_download_bytes") {
+            None => DEFAULT_MAX_DOWNLOAD,
+            Some(v) => match v.value.trim().parse::<u64>() {
+                Ok(bytes) => bytes,
+                Err(_) => {
+                    errors.push(SettingError {
+                        key: key_name(
+                            settings,
+                            "TELEGRAM_MAX_DOWNLOAD_BYTES",
+                            "extra.max_download_bytes",
+                        ),
+                        origin: v.origin,
+                        found: Some(v.value),
+                        expected: "a size in bytes (like 20971520)".into(),
+                    });
+                    DEFAULT_MAX_DOWNLOAD
+                }
+            },
+        };
+
     if !errors.is_empty() {
         return Configured::Invalid(errors);
     }
@@ -211,6 +236,7 @@ pub fn configure(settings: &Settings) -> Configured<TelegramConfig> {
         reply_to_mode,
         allow_bots,
         poll_timeout,
+        max_download_bytes,
     })
 }
 

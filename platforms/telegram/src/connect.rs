@@ -11,11 +11,13 @@ use crate::adapter::TelegramAdapter;
 use crate::api::{Api, ApiError, SHORT_BODY_LIMIT};
 use crate::config::TelegramConfig;
 use crate::inbound::BotIdentity;
+use crate::media::Downloader;
 use crate::poll::{PollState, Poller};
 use crate::wire::{Body, User};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const SHORT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(120);
 /// How much longer than the poll timeout an HTTP poll may take before it counts as stalled.
 const POLL_GRACE: Duration = Duration::from_secs(15);
 
@@ -100,6 +102,17 @@ pub fn connect(
         sink: ctx.inbound,
         state: state.clone(),
         offset,
+        downloader: Downloader {
+            api: api.clone(),
+            agent: ctx.http.agent(&AgentOptions {
+                connect_timeout: Some(CONNECT_TIMEOUT),
+                global_timeout: Some(DOWNLOAD_TIMEOUT),
+                proxy: config.proxy.clone(),
+                ..AgentOptions::default()
+            }),
+            cache_dir: ctx.cache_dir.clone(),
+            max_bytes: config.max_download_bytes,
+        },
     };
     std::thread::Builder::new()
         .name("telegram-poll".into())

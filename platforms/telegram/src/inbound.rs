@@ -7,6 +7,7 @@
 use hermes_platform::{ChatType, EventKind, MessageEvent, ReplyTo, Source};
 
 use crate::config::{AllowBots, TelegramConfig};
+use crate::media::{PendingFile, files_of};
 use crate::wire::{CallbackQuery, Chat, Message, MessageEntity, MessageReaction, Update, User};
 
 /// Who this bot is (`getMe`).
@@ -24,6 +25,8 @@ pub(crate) struct Intake {
     pub event: Option<MessageEvent>,
     /// A `callback_query` id to answer (always answered, even when filtered).
     pub callback_id: Option<String>,
+    /// Attachments of the event to download before journaling.
+    pub files: Vec<PendingFile>,
 }
 
 /// Turns one update into at most one event. `Err` says what is wrong with an update this crate
@@ -35,27 +38,37 @@ pub(crate) fn convert(
 ) -> Result<Intake, String> {
     let update_id = update.update_id.to_string();
     if let Some(message) = &update.message {
+        let event = message_event(message, &update_id, EventKind::Text, bot, config)?;
+        let files = if event.is_some() {
+            files_of(message, config.max_download_bytes)
+        } else {
+            Vec::new()
+        };
         return Ok(Intake {
-            event: message_event(message, &update_id, EventKind::Text, bot, config)?,
+            event,
             callback_id: None,
+            files,
         });
     }
     if let Some(message) = &update.edited_message {
+        let event = message_event(message, &update_id, EventKind::Edit, bot, config)?;
         return Ok(Intake {
-            event: message_event(message, &update_id, EventKind::Edit, bot, config)?,
-            callback_id: None,
+            event,
+            ..Intake::default()
         });
     }
     if let Some(query) = &update.callback_query {
+        let event = callback_event(query, &update_id);
         return Ok(Intake {
-            event: callback_event(query, &update_id),
+            event,
             callback_id: Some(query.id.clone()),
+            files: Vec::new(),
         });
     }
     if let Some(reaction) = &update.message_reaction {
         return Ok(Intake {
             event: reaction_event(reaction, &update_id, config),
-            callback_id: None,
+            ..Intake::default()
         });
     }
     Err("no message, edited_message, callback_query or message_reaction in it".into())
@@ -118,7 +131,7 @@ fn message_event(
         let chat_id = message.chat.id.to_string();
         let addressed = mentioned || replies_to_us || command == Command::ForUs;
         let open = !config.require_mention
-            || config.free_response_chats.iter().any(|c| *c == chat_id)
+            || config.free_response_chats.contains(&chat_id)
             || matches_pattern(raw_text, &config.mention_patterns);
         let accepted = if sender_is_bot && config.allow_bots == AllowBots::Mentions {
             addressed
@@ -180,8 +193,6 @@ fn message_event(
         author_id: r.from.as_ref().map(|u| u.id.to_string()),
         is_own: r.from.as_ref().is_some_and(|u| u.id == bot.id),
     });
-    // TODO: download photos, documents, voice and audio with getFile into the cache dir (P8);
-    // for now the kind says what arrived and the caption is the text.
     Ok(Some(event))
 }
 

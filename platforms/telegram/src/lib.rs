@@ -11,6 +11,7 @@ mod config;
 mod connect;
 mod format;
 mod inbound;
+mod media;
 mod poll;
 mod wire;
 

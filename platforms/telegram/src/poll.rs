@@ -16,6 +16,7 @@ use miniserde::json::Value;
 use crate::api::{Api, ApiError, POLL_BODY_LIMIT, SHORT_BODY_LIMIT};
 use crate::config::TelegramConfig;
 use crate::inbound::{BotIdentity, convert};
+use crate::media::Downloader;
 use crate::wire::{Body, Update, raw_update_id, strings};
 
 /// Shared between the poll thread and the adapter.
@@ -39,10 +40,30 @@ pub(crate) struct Poller {
     pub state: PollState,
     /// The next `offset` for `getUpdates` (last journaled update id + 1).
     pub offset: Option<i64>,
+    pub downloader: Downloader,
 }
 
 impl Poller {
+    /// Polls until stopped, the gateway closes, or the token is rejected. A panic inside the
+    /// loop is logged and the loop restarts from the last journaled offset after a pause (P4).
     pub fn run(mut self) {
+        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+        while !self.stopped() {
+            match catch_unwind(AssertUnwindSafe(|| self.poll_loop())) {
+                Ok(()) => return,
+                Err(_) => {
+                    let wait = backoff.next_delay();
+                    log::error!(
+                        "telegram: the poll loop panicked; restarting in {:.1} s",
+                        wait.as_secs_f32()
+                    );
+                    self.sleep(wait);
+                }
+            }
+        }
+    }
+
+    fn poll_loop(&mut self) {
         let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
         let mut warned_conflict = false;
         while !self.stopped() {
@@ -165,8 +186,19 @@ impl Poller {
                 convert(&update, &self.bot, &self.config)
             })) {
                 Ok(Ok(intake)) => {
-                    events.extend(intake.event);
                     callbacks.extend(intake.callback_id);
+                    let Some(mut event) = intake.event else {
+                        continue;
+                    };
+                    for (n, file) in intake.files.iter().enumerate() {
+                        match self.downloader.fetch(update_id, n, file) {
+                            Ok(media) => event.media.push(media),
+                            Err(why) => log::warn!(
+                                "telegram: update {update_id}: attachment not downloaded: {why}"
+                            ),
+                        }
+                    }
+                    events.push(event);
                 }
                 Ok(Err(why)) => log::warn!("telegram: skipped update {update_id}: {why}"),
                 Err(_) => {

@@ -53,12 +53,10 @@ pub(crate) struct MessageEntity {
 }
 
 /// A photo size, document, voice note, ...: what `getFile` will need.
-#[allow(dead_code)] // read once media download (getFile) lands
 #[derive(Deserialize, Debug, Clone)]
 pub(crate) struct FileRef {
     pub file_id: String,
     pub mime_type: Option<String>,
-    pub file_name: Option<String>,
     pub file_size: Option<u64>,
 }
 

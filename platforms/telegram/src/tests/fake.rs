@@ -17,18 +17,24 @@ pub struct Request {
     pub body: String,
 }
 
-#[derive(Clone, Default)]
+/// Scripted answers per method: (HTTP status, body), first in first out.
+type Scripts = HashMap<String, VecDeque<(u16, String)>>;
+
+#[derive(Clone)]
 pub struct FakeApi {
     pub base: String,
     requests: Arc<Mutex<Vec<Request>>>,
-    scripts: Arc<Mutex<HashMap<String, VecDeque<(u16, String)>>>>,
+    scripts: Arc<Mutex<Scripts>>,
 }
 
 impl FakeApi {
     pub fn start() -> FakeApi {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut fake = FakeApi::default();
-        fake.base = format!("http://{}", listener.local_addr().unwrap());
+        let fake = FakeApi {
+            base: format!("http://{}", listener.local_addr().unwrap()),
+            requests: Arc::default(),
+            scripts: Arc::default(),
+        };
         let server = fake.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
@@ -99,7 +105,8 @@ impl FakeApi {
             let mut body = vec![0; length];
             reader.read_exact(&mut body).unwrap();
             let method = path.rsplit('/').next().unwrap_or("").to_string();
-            let token_ok = path.starts_with(&format!("/bot{TOKEN}/"));
+            let token_ok = path.starts_with(&format!("/bot{TOKEN}/"))
+                || path.starts_with(&format!("/file/bot{TOKEN}/"));
             self.requests.lock().unwrap().push(Request {
                 method: method.clone(),
                 body: String::from_utf8(body).unwrap(),
@@ -143,6 +150,8 @@ impl FakeApi {
                 std::thread::sleep(Duration::from_millis(20));
                 (200, r#"{"ok":true,"result":[]}"#.into())
             }
+            "getFile" => (200, r#"{"ok":true,"result":{"file_id":"f","file_size":5,"file_path":"photos/file_1.jpg"}}"#.into()),
+            "file_1.jpg" => (200, "JPEG!".into()),
             "sendMessage" => (200, r#"{"ok":true,"result":{"message_id":777,"chat":{"id":1,"type":"private"},"date":1}}"#.into()),
             _ => (200, r#"{"ok":true,"result":true}"#.into()),
         }

@@ -30,9 +30,16 @@ pub fn start(
         inbound: InboundSink::new("telegram", tx),
         cursor: cursor.map(str::to_string),
         http: HttpContext::new(None).unwrap(),
-        cache_dir: PathBuf::from("/nonexistent"),
+        cache_dir: cache_dir(),
     };
     (connect(&config(fake), ctx).unwrap(), rx)
+}
+
+/// A fresh directory per call, under the system temp dir.
+fn cache_dir() -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    std::env::temp_dir().join(format!("hermes-telegram-test-{}-{n}", std::process::id()))
 }
 
 fn dm(update_id: i64, text: &str) -> String {
@@ -206,4 +213,32 @@ fn closed_gateway_ends_the_thread() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(fake.requests("getUpdates").len(), before);
     assert!(!adapter.is_fatal());
+}
+
+#[test]
+fn photos_are_downloaded_before_the_journal() {
+    let fake = FakeApi::start();
+    let photo = r#"{"update_id":50,"message":{"message_id":1,"date":1,"from":{"id":7,"first_name":"A"},
+        "chat":{"id":7,"type":"private"},"caption":"look","photo":[{"file_id":"small","file_size":1},{"file_id":"big","file_size":5}]}}"#;
+    fake.push("getUpdates", 200, &updates(&[photo.to_string()]));
+    let (adapter, rx) = start(&fake, None);
+    let batch = rx.recv_blocking().unwrap();
+    let event = &batch.events[0];
+    assert_eq!(event.text, "look");
+    assert_eq!(event.media.len(), 1);
+    assert_eq!(event.media[0].mime, "image/jpeg");
+    assert!(
+        event.media[0].path.ends_with("telegram-50-0.jpg"),
+        "{}",
+        event.media[0].path
+    );
+    assert_eq!(std::fs::read(&event.media[0].path).unwrap(), b"JPEG!");
+    assert!(
+        fake.requests("getFile")[0]
+            .body
+            .contains(r#""file_id":"big""#)
+    );
+    let _ = std::fs::remove_file(&event.media[0].path);
+    batch.ack.journaled();
+    adapter.stop();
 }
