@@ -6,11 +6,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 static OFFSET_SECONDS: AtomicI64 = AtomicI64::new(0);
 
-/// Shifts [`now`] by `seconds` (tests only; see `gateway.clock_offset_seconds`).
-pub fn set_offset(seconds: i64) {
-    OFFSET_SECONDS.store(seconds, Ordering::Relaxed);
-}
-
 /// Seconds since the Unix epoch.
 pub fn now() -> f64 {
     let real = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
@@ -40,7 +35,17 @@ pub fn local(ts: f64) -> LocalTime {
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     let ok = unsafe { !libc::localtime_r(&t, &mut tm).is_null() };
     if !ok {
-        return LocalTime { year: 1970, month: 1, day: 1, hour: 0, minute: 0, second: 0, weekday: 4, utc_offset: 0, zone: "UTC".into() };
+        return LocalTime {
+            year: 1970,
+            month: 1,
+            day: 1,
+            hour: 0,
+            minute: 0,
+            second: 0,
+            weekday: 4,
+            utc_offset: 0,
+            zone: "UTC".into(),
+        };
     }
     let zone = if tm.tm_zone.is_null() {
         String::new()

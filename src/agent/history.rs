@@ -10,7 +10,8 @@ use super::message::{ChatMessage, Role, parse_tool_calls};
 use crate::store::messages::StoredMessage;
 
 /// The result given to a tool call whose real result was lost.
-pub const LOST_RESULT: &str = r#"{"error":"this tool call was interrupted before it finished (the gateway restarted)"}"#;
+pub const LOST_RESULT: &str =
+    r#"{"error":"this tool call was interrupted before it finished (the gateway restarted)"}"#;
 
 /// Converts stored rows, repairing broken tool exchanges.
 pub fn to_chat(rows: &[StoredMessage]) -> Vec<ChatMessage> {

@@ -72,13 +72,6 @@ impl ChatMessage {
         }
     }
 
-    /// Rough size in characters (history and compression budgets).
-    pub fn size(&self) -> usize {
-        self.content.as_deref().map_or(0, str::len)
-            + self.tool_calls.iter().map(|c| c.name.len() + c.arguments.len() + 16).sum::<usize>()
-            + 8
-    }
-
     /// The OpenAI wire form.
     pub fn to_json(&self) -> Value {
         let mut o = Object::new();
@@ -166,7 +159,10 @@ mod tests {
 
     #[test]
     fn wire_form_has_null_content_for_pure_tool_calls() {
-        let m = ChatMessage::assistant_calls(None, vec![ToolCall { id: "c".into(), name: "x".into(), arguments: "{}".into() }]);
+        let m = ChatMessage::assistant_calls(
+            None,
+            vec![ToolCall { id: "c".into(), name: "x".into(), arguments: "{}".into() }],
+        );
         let json = miniserde::json::to_string(&m.to_json());
         assert!(json.contains("\"content\":null"), "{json}");
         assert!(json.contains("\"type\":\"function\""), "{json}");

@@ -22,7 +22,6 @@ pub struct SessionContext {
     pub chat_type: String,
     pub chat_name: Option<String>,
     pub user_name: Option<String>,
-    pub user_id: Option<String>,
     pub thread_id: Option<String>,
     /// Several people share this session (group without per-user sessions, shared threads).
     pub shared: bool,
@@ -94,9 +93,8 @@ fn context_block(ctx: &SessionContext) -> String {
     let thread = ctx.thread_id.as_ref().map(|t| format!(", thread {}", quoted(t))).unwrap_or_default();
     lines.push(format!("**Source:** {platform} ({place}{thread})"));
     if ctx.shared {
-        lines.push(
-            "**Session type:** shared — several people may write here; their messages start with [name].".into(),
-        );
+        lines
+            .push("**Session type:** shared — several people may write here; their messages start with [name].".into());
     } else if let Some(name) = &ctx.user_name {
         lines.push(format!("**User:** {}", quoted(name)));
     }
@@ -118,8 +116,20 @@ fn platform_hint(platform: &str) -> Option<&'static str> {
 }
 
 const WEEKDAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
-const MONTHS: [&str; 12] =
-    ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
 
 /// The date without the time of day, so the prompt stays byte-stable for a whole day.
 fn date_line(now: f64) -> String {

@@ -27,7 +27,11 @@ use crate::store::sessions::Usage;
 pub enum StreamEvent {
     Text(String),
     /// A retryable failure; the call will be tried again after `wait`.
-    Retrying { attempt: u32, wait: Duration, reason: String },
+    Retrying {
+        attempt: u32,
+        wait: Duration,
+        reason: String,
+    },
     Finished(Completion),
     Failed(ProviderError),
 }
@@ -111,7 +115,13 @@ pub struct Provider {
 
 impl Provider {
     /// `key_hint` names where the key comes from, for the 401 message.
-    pub fn new(http: &HttpContext, model: &ModelConfig, retries: u32, read_timeout: Duration, key_hint: &str) -> Provider {
+    pub fn new(
+        http: &HttpContext,
+        model: &ModelConfig,
+        retries: u32,
+        read_timeout: Duration,
+        key_hint: &str,
+    ) -> Provider {
         let agent = http.agent(&AgentOptions {
             connect_timeout: Some(Duration::from_secs(10)),
             response_timeout: Some(read_timeout),
@@ -208,7 +218,8 @@ impl Provider {
     }
 
     fn attempt(&self, body: &str, tx: &async_channel::Sender<StreamEvent>) -> Attempt {
-        let mut req = self.agent.post(&self.url).header("Content-Type", "application/json").header("Accept", "text/event-stream");
+        let mut req =
+            self.agent.post(&self.url).header("Content-Type", "application/json").header("Accept", "text/event-stream");
         if let Some(key) = &self.api_key {
             req = req.header("Authorization", &format!("Bearer {key}"));
         }
@@ -216,7 +227,11 @@ impl Provider {
             Ok(r) => r,
             Err(e) => {
                 return Attempt::Retryable {
-                    error: ProviderError::Unavailable(format!("cannot reach the model server at {}: {}", self.base_url, describe_transport(&e))),
+                    error: ProviderError::Unavailable(format!(
+                        "cannot reach the model server at {}: {}",
+                        self.base_url,
+                        describe_transport(&e)
+                    )),
                     retry_after: None,
                 };
             }
@@ -250,13 +265,17 @@ impl Provider {
                 "model \"{}\" or endpoint {} not found (HTTP 404){said}. Check model.default and model.base_url",
                 self.model, self.url
             )),
-            400 | 413 if is_context_error(&detail) => {
-                ProviderError::ContextTooLong(format!("the conversation is too long for the model (HTTP {status}){said}"))
+            400 | 413 if is_context_error(&detail) => ProviderError::ContextTooLong(format!(
+                "the conversation is too long for the model (HTTP {status}){said}"
+            )),
+            400 | 413 | 422 => {
+                ProviderError::BadRequest(format!("the model provider rejected the request (HTTP {status}){said}"))
             }
-            400 | 413 | 422 => ProviderError::BadRequest(format!("the model provider rejected the request (HTTP {status}){said}")),
             429 => {
                 return Attempt::Retryable {
-                    error: ProviderError::RateLimited(format!("the model provider is rate-limiting requests (HTTP 429){said}")),
+                    error: ProviderError::RateLimited(format!(
+                        "the model provider is rate-limiting requests (HTTP 429){said}"
+                    )),
                     retry_after,
                 };
             }
@@ -279,7 +298,10 @@ impl Provider {
             let event = match reader.next_event() {
                 Ok(Some(e)) => e,
                 Ok(None) => break,
-                Err(e) => return acc.broken(format!("the model stream broke after {:.0} s: {e}", started.elapsed().as_secs_f32())),
+                Err(e) => {
+                    return acc
+                        .broken(format!("the model stream broke after {:.0} s: {e}", started.elapsed().as_secs_f32()));
+                }
             };
             let data = event.data.trim();
             if data == "[DONE]" {
@@ -458,9 +480,16 @@ fn error_message(body: &str) -> String {
 
 fn is_context_error(detail: &str) -> bool {
     let d = detail.to_ascii_lowercase();
-    ["context length", "context window", "maximum context", "too many tokens", "prompt is too long", "reduce the length"]
-        .iter()
-        .any(|needle| d.contains(needle))
+    [
+        "context length",
+        "context window",
+        "maximum context",
+        "too many tokens",
+        "prompt is too long",
+        "reduce the length",
+    ]
+    .iter()
+    .any(|needle| d.contains(needle))
 }
 
 fn describe_transport(e: &ureq::Error) -> String {
@@ -502,7 +531,10 @@ mod tests {
         }
         assert_eq!(shown, "Hello");
         let done = acc.into_completion();
-        assert_eq!(done.tool_calls, vec![ToolCall { id: "c1".into(), name: "todo".into(), arguments: "{\"todos\":[]}".into() }]);
+        assert_eq!(
+            done.tool_calls,
+            vec![ToolCall { id: "c1".into(), name: "todo".into(), arguments: "{\"todos\":[]}".into() }]
+        );
         assert_eq!(done.finish_reason, "tool_calls");
         assert_eq!((done.usage.input_tokens, done.usage.output_tokens, done.usage.cache_read_tokens), (12, 3, 4));
     }

@@ -118,7 +118,9 @@ mod tests {
 
     #[test]
     fn parses_data_comments_and_line_endings() {
-        let got = events(": keepalive\n\ndata: {\"a\":1}\n\ndata: x\r\ndata: y\r\n\r\nevent: ping\ndata:z\r\rdata: [DONE]\n\n");
+        let got = events(
+            ": keepalive\n\ndata: {\"a\":1}\n\ndata: x\r\ndata: y\r\n\r\nevent: ping\ndata:z\r\rdata: [DONE]\n\n",
+        );
         let data: Vec<&str> = got.iter().map(|e| e.data.as_str()).collect();
         assert_eq!(data, vec!["{\"a\":1}", "x\ny", "z", "[DONE]"]);
         assert_eq!(got[2].event.as_deref(), Some("ping"));

@@ -188,7 +188,9 @@ async fn stream_one<O: TurnObserver>(
                         partial.push_str(&delta);
                         observer.on_text(&delta).await;
                     }
-                    StreamEvent::Retrying { .. } => {}
+                    StreamEvent::Retrying { attempt, wait, reason } => {
+                        log::warn!("model call failed ({reason}); retry {attempt} in {:.1} s", wait.as_secs_f32());
+                    }
                     StreamEvent::Finished(c) => return Streamed::Done(c),
                     StreamEvent::Failed(error) => return Streamed::Failed { error, partial },
                 }

@@ -40,12 +40,7 @@ pub fn parse(bytes: &[u8], file: &str) -> (Vec<EnvEntry>, Vec<Problem>) {
         }
         let text = text.strip_prefix("export ").map_or(text, str::trim_start);
         let Some((key, rest)) = text.split_once('=') else {
-            problems.push(Problem::new(
-                file,
-                Some(n),
-                "",
-                format!("expected KEY=VALUE, found {text:?}"),
-            ));
+            problems.push(Problem::new(file, Some(n), "", format!("expected KEY=VALUE, found {text:?}")));
             continue;
         };
         let key = key.trim();
@@ -78,12 +73,7 @@ pub fn parse(bytes: &[u8], file: &str) -> (Vec<EnvEntry>, Vec<Problem>) {
                     }
                 };
                 let Some(end) = closed else {
-                    problems.push(Problem::new(
-                        file,
-                        Some(n),
-                        key,
-                        format!("the {q} quote is never closed"),
-                    ));
+                    problems.push(Problem::new(file, Some(n), key, format!("the {q} quote is never closed")));
                     continue;
                 };
                 i = consumed;
@@ -97,19 +87,11 @@ pub fn parse(bytes: &[u8], file: &str) -> (Vec<EnvEntry>, Vec<Problem>) {
                     ));
                     continue;
                 }
-                if q == '"' {
-                    unescape(&body[..end])
-                } else {
-                    body[..end].replace("\\'", "'")
-                }
+                if q == '"' { unescape(&body[..end]) } else { body[..end].replace("\\'", "'") }
             }
             _ => strip_comment(rest).trim_end().to_string(),
         };
-        entries.push(EnvEntry {
-            key: key.to_string(),
-            value,
-            line: n,
-        });
+        entries.push(EnvEntry { key: key.to_string(), value, line: n });
     }
     (entries, problems)
 }
@@ -117,9 +99,7 @@ pub fn parse(bytes: &[u8], file: &str) -> (Vec<EnvEntry>, Vec<Problem>) {
 fn valid_key(key: &str) -> bool {
     !key.is_empty()
         && !key.starts_with(|c: char| c.is_ascii_digit())
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
 }
 
 /// The byte index of the unescaped closing quote `q` in `body`.
@@ -173,10 +153,7 @@ mod tests {
     fn pairs(text: &str) -> Vec<(String, String, usize)> {
         let (entries, problems) = parse(text.as_bytes(), ".env");
         assert!(problems.is_empty(), "{problems:?}");
-        entries
-            .into_iter()
-            .map(|e| (e.key, e.value, e.line))
-            .collect()
+        entries.into_iter().map(|e| (e.key, e.value, e.line)).collect()
     }
 
     #[test]
@@ -192,20 +169,14 @@ mod tests {
             ("E", "", 7),
             ("F", "a#b", 8),
         ];
-        let want: Vec<_> = want
-            .iter()
-            .map(|(k, v, l)| (k.to_string(), v.to_string(), *l))
-            .collect();
+        let want: Vec<_> = want.iter().map(|(k, v, l)| (k.to_string(), v.to_string(), *l)).collect();
         assert_eq!(got, want);
     }
 
     #[test]
     fn quoted_values_may_span_lines() {
         let got = pairs("KEY=\"-----BEGIN\nabc\n-----END\"\nNEXT=1\r\n");
-        assert_eq!(
-            got[0],
-            ("KEY".into(), "-----BEGIN\nabc\n-----END".into(), 1)
-        );
+        assert_eq!(got[0], ("KEY".into(), "-----BEGIN\nabc\n-----END".into(), 1));
         assert_eq!(got[1], ("NEXT".into(), "1".into(), 4));
     }
 
@@ -214,10 +185,7 @@ mod tests {
         let (entries, problems) = parse(b"GOOD=1\njust words\n1BAD=x\nQ=\"open\nLAST=2\n", ".env");
         let lines: Vec<_> = problems.iter().map(|p| p.line.unwrap()).collect();
         assert_eq!(lines, [2, 3, 4], "{problems:?}");
-        assert_eq!(
-            problems[0].to_string(),
-            ".env:2: expected KEY=VALUE, found \"just words\""
-        );
+        assert_eq!(problems[0].to_string(), ".env:2: expected KEY=VALUE, found \"just words\"");
         let keys: Vec<_> = entries.iter().map(|e| e.key.as_str()).collect();
         assert_eq!(keys, ["GOOD", "LAST"]);
     }
@@ -226,10 +194,7 @@ mod tests {
     fn invalid_utf8_names_the_line() {
         let (entries, problems) = parse(b"A=1\nB=\xC3\x28\nC=3\n", ".env");
         assert_eq!(problems.len(), 1);
-        assert_eq!(
-            problems[0].to_string(),
-            ".env:2: not valid UTF-8 (byte 0xC3 at column 3)"
-        );
+        assert_eq!(problems[0].to_string(), ".env:2: not valid UTF-8 (byte 0xC3 at column 3)");
         assert_eq!(entries.iter().map(|e| e.line).collect::<Vec<_>>(), [1, 3]);
     }
 }

@@ -21,9 +21,7 @@ pub fn resolve_home(explicit: Option<&Path>, env: &BTreeMap<String, String>) -> 
 pub fn profile_home(name: &str, env: &BTreeMap<String, String>) -> Result<PathBuf, Problem> {
     let valid = !name.is_empty()
         && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         && !name.starts_with('-');
     if !valid {
         return Err(Problem::new(
@@ -46,9 +44,7 @@ pub fn profile_home(name: &str, env: &BTreeMap<String, String>) -> Result<PathBu
 }
 
 fn default_root(env: &BTreeMap<String, String>) -> PathBuf {
-    let home = non_empty(env, "HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/root"));
+    let home = non_empty(env, "HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
     home.join(".hermes")
 }
 
@@ -61,10 +57,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -79,20 +72,11 @@ mod tests {
     #[test]
     fn profiles_live_under_the_root() {
         let e = env(&[("HOME", "/home/u")]);
-        assert_eq!(
-            profile_home("work", &e).unwrap(),
-            PathBuf::from("/home/u/.hermes/profiles/work")
-        );
+        assert_eq!(profile_home("work", &e).unwrap(), PathBuf::from("/home/u/.hermes/profiles/work"));
         let e = env(&[("HOME", "/home/u"), ("HERMES_HOME", "/srv/h/profiles/old")]);
-        assert_eq!(
-            profile_home("new", &e).unwrap(),
-            PathBuf::from("/srv/h/profiles/new")
-        );
+        assert_eq!(profile_home("new", &e).unwrap(), PathBuf::from("/srv/h/profiles/new"));
         let e = env(&[("HERMES_HOME", "/srv/h")]);
-        assert_eq!(
-            profile_home("a_b-1", &e).unwrap(),
-            PathBuf::from("/srv/h/profiles/a_b-1")
-        );
+        assert_eq!(profile_home("a_b-1", &e).unwrap(), PathBuf::from("/srv/h/profiles/a_b-1"));
         assert!(profile_home("../etc", &e).is_err());
         assert!(profile_home("", &e).is_err());
     }

@@ -22,16 +22,6 @@ pub struct LoadOptions {
     pub process_env: BTreeMap<String, String>,
 }
 
-impl LoadOptions {
-    /// The given home with the environment of this process.
-    pub fn from_process(home: PathBuf) -> Self {
-        LoadOptions {
-            home,
-            process_env: std::env::vars().collect(),
-        }
-    }
-}
-
 /// Reads `.env`, `config.yaml` and the managed overlay's `.env` under `opts.home`; every
 /// problem found, or the resolved configuration. Missing files are fine.
 pub fn load(opts: &LoadOptions) -> Result<Config, Vec<Problem>> {
@@ -39,13 +29,7 @@ pub fn load(opts: &LoadOptions) -> Result<Config, Vec<Problem>> {
     let mut env = opts.process_env.clone();
     let mut origin: BTreeMap<String, String> = BTreeMap::new();
 
-    apply_dotenv(
-        &opts.home.join(".env"),
-        ".env",
-        &mut env,
-        &mut origin,
-        &mut problems,
-    );
+    apply_dotenv(&opts.home.join(".env"), ".env", &mut env, &mut origin, &mut problems);
 
     let file = "config.yaml";
     let mut unreadable = false;
@@ -58,16 +42,9 @@ pub fn load(opts: &LoadOptions) -> Result<Config, Vec<Problem>> {
                 })
                 .ok()
         })
-        .unwrap_or(Node {
-            kind: Kind::Null,
-            line: 1,
-            col: 1,
-        });
+        .unwrap_or(Node { kind: Kind::Null, line: 1, col: 1 });
     if !matches!(root.kind, Kind::Map(_) | Kind::Null) {
-        let msg = format!(
-            "expected a section of keys at the top level, found {}",
-            root.describe()
-        );
+        let msg = format!("expected a section of keys at the top level, found {}", root.describe());
         problems.push(Problem::new(file, Some(root.line), "", msg));
         root.kind = Kind::Null;
     }
@@ -112,13 +89,7 @@ pub fn load(opts: &LoadOptions) -> Result<Config, Vec<Problem>> {
         if path.is_file() {
             Some(path)
         } else {
-            r.problem(
-                &raw,
-                format!(
-                    "no such file: {} (a PEM file of extra CA certificates)",
-                    path.display()
-                ),
-            );
+            r.problem(&raw, format!("no such file: {} (a PEM file of extra CA certificates)", path.display()));
             None
         }
     });
@@ -147,11 +118,7 @@ pub fn load(opts: &LoadOptions) -> Result<Config, Vec<Problem>> {
 
 /// `HERMES_MANAGED_DIR`, else `/etc/hermes` when it exists (CAC §1.1).
 fn managed_dir(env: &BTreeMap<String, String>) -> Option<PathBuf> {
-    match env
-        .get("HERMES_MANAGED_DIR")
-        .map(|v| v.trim())
-        .filter(|v| !v.is_empty())
-    {
+    match env.get("HERMES_MANAGED_DIR").map(|v| v.trim()).filter(|v| !v.is_empty()) {
         Some(dir) => Some(PathBuf::from(dir)),
         None => Some(PathBuf::from("/etc/hermes")).filter(|d| d.is_dir()),
     }
@@ -182,12 +149,7 @@ fn read_optional(path: &Path, shown: &str, problems: &mut Vec<Problem>) -> Optio
         Ok(bytes) => Some(bytes),
         Err(e) if e.kind() == ErrorKind::NotFound => None,
         Err(e) => {
-            problems.push(Problem::new(
-                shown,
-                None,
-                "",
-                format!("cannot read {}: {e}", path.display()),
-            ));
+            problems.push(Problem::new(shown, None, "", format!("cannot read {}: {e}", path.display())));
             None
         }
     }
@@ -225,19 +187,11 @@ fn flatten(prefix: &str, node: &Node, file: &str, out: &mut BTreeMap<String, Set
     match &node.kind {
         Kind::Map(entries) => {
             for (k, v) in entries {
-                let key = if prefix.is_empty() {
-                    k.name.clone()
-                } else {
-                    format!("{prefix}.{}", k.name)
-                };
+                let key = if prefix.is_empty() { k.name.clone() } else { format!("{prefix}.{}", k.name) };
                 flatten(&key, v, file, out);
             }
         }
-        Kind::Seq(items)
-            if items
-                .iter()
-                .all(|i| matches!(i.kind, Kind::Scalar(_) | Kind::Null)) =>
-        {
+        Kind::Seq(items) if items.iter().all(|i| matches!(i.kind, Kind::Scalar(_) | Kind::Null)) => {
             let parts: Vec<&str> = items
                 .iter()
                 .filter_map(|i| match &i.kind {
@@ -245,13 +199,7 @@ fn flatten(prefix: &str, node: &Node, file: &str, out: &mut BTreeMap<String, Set
                     _ => None,
                 })
                 .collect();
-            out.insert(
-                prefix.to_string(),
-                SettingValue {
-                    value: parts.join(","),
-                    origin: at(node),
-                },
-            );
+            out.insert(prefix.to_string(), SettingValue { value: parts.join(","), origin: at(node) });
         }
         Kind::Seq(items) => {
             for (i, item) in items.iter().enumerate() {
@@ -259,13 +207,7 @@ fn flatten(prefix: &str, node: &Node, file: &str, out: &mut BTreeMap<String, Set
             }
         }
         Kind::Scalar(s) => {
-            out.insert(
-                prefix.to_string(),
-                SettingValue {
-                    value: s.clone(),
-                    origin: at(node),
-                },
-            );
+            out.insert(prefix.to_string(), SettingValue { value: s.clone(), origin: at(node) });
         }
         Kind::Null => {}
     }

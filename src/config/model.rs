@@ -47,12 +47,7 @@ const PROVIDERS: &[Provider] = &[
         keys: &["ANTHROPIC_API_KEY"],
         api_mode: ApiMode::AnthropicMessages,
     },
-    Provider {
-        id: "custom",
-        base_url: "",
-        keys: &[],
-        api_mode: ApiMode::OpenAiChat,
-    },
+    Provider { id: "custom", base_url: "", keys: &[], api_mode: ApiMode::OpenAiChat },
 ];
 
 /// Local servers: resolved as `custom` with their default URL.
@@ -74,43 +69,24 @@ pub fn resolve(r: &Reader) -> Option<ModelConfig> {
             Kind::Map(_) => (None, true),
             _ => {
                 let raw = r.raw_of(k, v, "model");
-                r.wrong(
-                    &raw,
-                    "a model name or a section with `default:` and `provider:`",
-                );
+                r.wrong(&raw, "a model name or a section with `default:` and `provider:`");
                 return None;
             }
         },
         None => (None, false),
     };
     let field = |r: &Reader, key: &str| {
-        if is_map {
-            r.cfg(&format!("model.{key}"))
-        } else {
-            None
-        }
+        if is_map { r.cfg(&format!("model.{key}")) } else { None }
     };
     if is_map {
-        name = field(r, "default")
-            .or_else(|| field(r, "model"))
-            .or_else(|| field(r, "name"));
+        name = field(r, "default").or_else(|| field(r, "model")).or_else(|| field(r, "name"));
     }
-    let provider_raw = field(r, "provider")
-        .or_else(|| r.cfg("provider"))
-        .or_else(|| r.env("HERMES_INFERENCE_PROVIDER"));
-    let base_url_raw = field(r, "base_url")
-        .or_else(|| r.cfg("base_url"))
-        .or_else(|| r.cfg("api_base"));
-    let api_key = r
-        .string(field(r, "api_key"))
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty());
+    let provider_raw =
+        field(r, "provider").or_else(|| r.cfg("provider")).or_else(|| r.env("HERMES_INFERENCE_PROVIDER"));
+    let base_url_raw = field(r, "base_url").or_else(|| r.cfg("base_url")).or_else(|| r.cfg("api_base"));
+    let api_key = r.string(field(r, "api_key")).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let api_mode_raw = field(r, "api_mode");
-    let context_length = r.int(
-        field(r, "context_length").or_else(|| r.cfg("context_length")),
-        1,
-        i64::MAX,
-    );
+    let context_length = r.int(field(r, "context_length").or_else(|| r.cfg("context_length")), 1, i64::MAX);
     let max_tokens = r.int(field(r, "max_tokens"), 1, i64::MAX);
 
     let name_key = if is_map { "model.default" } else { "model" };
@@ -142,17 +118,13 @@ pub fn resolve(r: &Reader) -> Option<ModelConfig> {
         _ => None,
     };
 
-    let requested = r
-        .string(provider_raw.clone())
-        .map(|p| p.trim().to_ascii_lowercase())
-        .unwrap_or_default();
+    let requested = r.string(provider_raw.clone()).map(|p| p.trim().to_ascii_lowercase()).unwrap_or_default();
     let requested = match requested.as_str() {
         "" => "auto".to_string(),
         "claude" => "anthropic".to_string(),
         other => other.to_string(),
     };
-    let provider: &Provider = if let Some((_, url)) = LOCAL.iter().find(|(id, _)| *id == requested)
-    {
+    let provider: &Provider = if let Some((_, url)) = LOCAL.iter().find(|(id, _)| *id == requested) {
         base_url.get_or_insert_with(|| url.to_string());
         custom()
     } else if requested == "auto" {
@@ -176,26 +148,18 @@ pub fn resolve(r: &Reader) -> Option<ModelConfig> {
                 let mut known: Vec<&str> = PROVIDERS.iter().map(|p| p.id).collect();
                 known.extend(LOCAL.iter().map(|(id, _)| *id));
                 let raw = provider_raw.as_ref()?;
-                r.wrong(
-                    raw,
-                    &format!("a provider this build supports ({})", known.join(", ")),
-                );
+                r.wrong(raw, &format!("a provider this build supports ({})", known.join(", ")));
                 return None;
             }
         }
     };
 
     if provider.id == "custom" && base_url.is_none() {
-        base_url = r
-            .env("CUSTOM_BASE_URL")
-            .and_then(|raw| raw.text.ok())
-            .map(|u| u.trim_end_matches('/').to_string());
+        base_url = r.env("CUSTOM_BASE_URL").and_then(|raw| raw.text.ok()).map(|u| u.trim_end_matches('/').to_string());
     }
     if provider.id == "openrouter" && base_url.is_none() {
-        base_url = r
-            .env("OPENROUTER_BASE_URL")
-            .and_then(|raw| raw.text.ok())
-            .map(|u| u.trim_end_matches('/').to_string());
+        base_url =
+            r.env("OPENROUTER_BASE_URL").and_then(|raw| raw.text.ok()).map(|u| u.trim_end_matches('/').to_string());
     }
     let base_url = match base_url {
         Some(url) => url,
@@ -232,10 +196,7 @@ pub fn resolve(r: &Reader) -> Option<ModelConfig> {
     };
     if let Some(mode) = r.choice(
         api_mode_raw.clone(),
-        &[
-            ("chat_completions", ApiMode::OpenAiChat),
-            ("anthropic_messages", ApiMode::AnthropicMessages),
-        ],
+        &[("chat_completions", ApiMode::OpenAiChat), ("anthropic_messages", ApiMode::AnthropicMessages)],
     ) {
         api_mode = mode;
     }
@@ -268,10 +229,7 @@ pub fn resolve(r: &Reader) -> Option<ModelConfig> {
 }
 
 fn custom() -> &'static Provider {
-    PROVIDERS
-        .iter()
-        .find(|p| p.id == "custom")
-        .expect("custom provider")
+    PROVIDERS.iter().find(|p| p.id == "custom").expect("custom provider")
 }
 
 /// `auto`: a configured base URL means that endpoint; otherwise the first provider whose key
@@ -279,15 +237,9 @@ fn custom() -> &'static Provider {
 fn auto(r: &Reader, base_url: Option<&str>) -> Option<&'static Provider> {
     if let Some(url) = base_url {
         let host = host_of(url);
-        return Some(if host == "openrouter.ai" {
-            PROVIDERS.iter().find(|p| p.id == "openrouter")?
-        } else {
-            custom()
-        });
+        return Some(if host == "openrouter.ai" { PROVIDERS.iter().find(|p| p.id == "openrouter")? } else { custom() });
     }
-    PROVIDERS
-        .iter()
-        .find(|p| p.keys.iter().any(|k| r.env(k).is_some()))
+    PROVIDERS.iter().find(|p| p.keys.iter().any(|k| r.env(k).is_some()))
 }
 
 /// The provider's key variables in order; a custom endpoint on `*.openai.com` takes
@@ -303,12 +255,7 @@ fn key_from_env(r: &Reader, provider: &Provider, base_url: &str) -> Option<Strin
     } else {
         &[]
     };
-    provider
-        .keys
-        .iter()
-        .chain(extra)
-        .find_map(|k| r.env(k))
-        .and_then(|raw| raw.text.ok())
+    provider.keys.iter().chain(extra).find_map(|k| r.env(k)).and_then(|raw| raw.text.ok())
 }
 
 fn host_of(url: &str) -> String {

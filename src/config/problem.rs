@@ -22,18 +22,7 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(file: &str, line: Option<usize>, key: &str, message: impl Into<String>) -> Self {
-        Problem {
-            file: file.to_string(),
-            line,
-            key: key.to_string(),
-            message: message.into(),
-        }
-    }
-
-    /// A problem about a variable whose origin is `env`, `.env:4` or `config.yaml:3`.
-    pub fn at_origin(origin: &str, key: &str, message: impl Into<String>) -> Self {
-        let (file, line) = split_origin(origin);
-        Problem::new(file, line, key, message)
+        Problem { file: file.to_string(), line, key: key.to_string(), message: message.into() }
     }
 }
 
@@ -67,16 +56,8 @@ mod tests {
 
     #[test]
     fn display_names_file_line_and_key() {
-        let p = Problem::new(
-            "config.yaml",
-            Some(12),
-            "model.default",
-            "expected a model name, found an empty value",
-        );
-        assert_eq!(
-            p.to_string(),
-            "config.yaml:12: model.default: expected a model name, found an empty value"
-        );
+        let p = Problem::new("config.yaml", Some(12), "model.default", "expected a model name, found an empty value");
+        assert_eq!(p.to_string(), "config.yaml:12: model.default: expected a model name, found an empty value");
         let p = Problem::new("env", None, "SSL_CERT_FILE", "no such file");
         assert_eq!(p.to_string(), "env: SSL_CERT_FILE: no such file");
         let p = Problem::new("config.yaml", Some(3), "", "not valid UTF-8");
@@ -86,10 +67,7 @@ mod tests {
     #[test]
     fn origins_split_into_file_and_line() {
         assert_eq!(split_origin(".env:4"), (".env", Some(4)));
-        assert_eq!(
-            split_origin("/etc/hermes/.env:2"),
-            ("/etc/hermes/.env", Some(2))
-        );
+        assert_eq!(split_origin("/etc/hermes/.env:2"), ("/etc/hermes/.env", Some(2)));
         assert_eq!(split_origin("env"), ("env", None));
         assert_eq!(Problem::at_origin(".env:7", "X", "bad").line, Some(7));
     }

@@ -127,35 +127,20 @@ impl<'a> Reader<'a> {
             Kind::Scalar(s) => Ok(s.clone()),
             _ => Err(node.describe()),
         };
-        Raw {
-            text,
-            file: self.file.to_string(),
-            line: Some(key.line),
-            key: path.to_string(),
-        }
+        Raw { text, file: self.file.to_string(), line: Some(key.line), key: path.to_string() }
     }
 
     /// A top-level key, else the same key under `gateway:` (Hermes accepts both).
     pub fn cfg_gw(&self, path: &str) -> Option<Raw> {
-        self.cfg(path)
-            .or_else(|| self.cfg(&format!("gateway.{path}")))
+        self.cfg(path).or_else(|| self.cfg(&format!("gateway.{path}")))
     }
 
     /// A non-empty variable of the merged environment as [`Raw`].
     pub fn env(&self, name: &str) -> Option<Raw> {
-        let value = self
-            .env
-            .get(name)
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())?;
+        let value = self.env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())?;
         let origin = self.env_origin.get(name).map_or("env", String::as_str);
         let (file, line) = split_origin(origin);
-        Some(Raw {
-            text: Ok(value.to_string()),
-            file: file.to_string(),
-            line,
-            key: name.to_string(),
-        })
+        Some(Raw { text: Ok(value.to_string()), file: file.to_string(), line, key: name.to_string() })
     }
 
     /// Records "expected X, found Y" for `raw`.
@@ -188,11 +173,7 @@ impl<'a> Reader<'a> {
     /// true/false, yes/no, on/off, 1/0 (YAML 1.1 and env style).
     pub fn bool(&self, raw: Option<Raw>) -> Option<bool> {
         let raw = raw?;
-        let v = raw
-            .text
-            .as_deref()
-            .ok()
-            .and_then(|s| hermes_platform::settings::parse_bool(s.trim()));
+        let v = raw.text.as_deref().ok().and_then(|s| hermes_platform::settings::parse_bool(s.trim()));
         if v.is_none() {
             self.wrong(&raw, "true or false");
         }
@@ -202,11 +183,7 @@ impl<'a> Reader<'a> {
     /// A whole number in `min..=max`.
     pub fn int(&self, raw: Option<Raw>, min: i64, max: i64) -> Option<i64> {
         let raw = raw?;
-        let v = raw
-            .text
-            .as_deref()
-            .ok()
-            .and_then(|s| s.trim().parse::<i64>().ok());
+        let v = raw.text.as_deref().ok().and_then(|s| s.trim().parse::<i64>().ok());
         match v {
             Some(n) if (min..=max).contains(&n) => Some(n),
             Some(_) => {
@@ -228,15 +205,9 @@ impl<'a> Reader<'a> {
     /// A non-negative number of seconds, fractions allowed.
     pub fn secs(&self, raw: Option<Raw>) -> Option<Duration> {
         let raw = raw?;
-        let v = raw
-            .text
-            .as_deref()
-            .ok()
-            .and_then(|s| s.trim().parse::<f64>().ok());
+        let v = raw.text.as_deref().ok().and_then(|s| s.trim().parse::<f64>().ok());
         match v {
-            Some(f) if f.is_finite() && (0.0..=1e9).contains(&f) => {
-                Some(Duration::from_secs_f64(f))
-            }
+            Some(f) if f.is_finite() && (0.0..=1e9).contains(&f) => Some(Duration::from_secs_f64(f)),
             _ => {
                 self.wrong(&raw, "a number of seconds (0 or more)");
                 None
@@ -247,11 +218,7 @@ impl<'a> Reader<'a> {
     /// A positive number (fractions allowed).
     pub fn positive(&self, raw: Option<Raw>) -> Option<f64> {
         let raw = raw?;
-        let v = raw
-            .text
-            .as_deref()
-            .ok()
-            .and_then(|s| s.trim().parse::<f64>().ok());
+        let v = raw.text.as_deref().ok().and_then(|s| s.trim().parse::<f64>().ok());
         match v {
             Some(f) if f.is_finite() && f > 0.0 => Some(f),
             _ => {
@@ -264,11 +231,7 @@ impl<'a> Reader<'a> {
     /// One of the named choices (case-insensitive).
     pub fn choice<T: Copy>(&self, raw: Option<Raw>, choices: &[(&str, T)]) -> Option<T> {
         let raw = raw?;
-        let text = raw
-            .text
-            .as_deref()
-            .ok()
-            .map(|s| s.trim().to_ascii_lowercase());
+        let text = raw.text.as_deref().ok().map(|s| s.trim().to_ascii_lowercase());
         if let Some(t) = &text
             && let Some((_, v)) = choices.iter().find(|(name, _)| name == t)
         {
@@ -303,12 +266,7 @@ impl<'a> Reader<'a> {
                 }
                 Some(out)
             }
-            Kind::Scalar(s) => Some(
-                s.split(',')
-                    .map(|p| p.trim().to_string())
-                    .filter(|p| !p.is_empty())
-                    .collect(),
-            ),
+            Kind::Scalar(s) => Some(s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect()),
             _ => {
                 let raw = self.raw_of(k, v, path);
                 self.wrong(&raw, "a list of names");
@@ -332,11 +290,7 @@ mod tests {
 
     #[test]
     fn wrong_values_quote_file_line_key_and_expectation() {
-        let root = yaml::parse_str(
-            "agent:\n  max_turns: lots\n  flag: maybe\nstreaming: 3\n",
-            "config.yaml",
-        )
-        .unwrap();
+        let root = yaml::parse_str("agent:\n  max_turns: lots\n  flag: maybe\nstreaming: 3\n", "config.yaml").unwrap();
         let env = BTreeMap::from([("N".to_string(), "x".to_string())]);
         let origin = BTreeMap::from([("N".to_string(), ".env:4".to_string())]);
         let r = Reader::new(&root, "config.yaml", &env, &origin);
@@ -359,8 +313,7 @@ mod tests {
 
     #[test]
     fn choices_lists_and_ranges() {
-        let root =
-            yaml::parse_str("m: Queue\nl: [a, b]\ns: 'x, y'\nh: 30\n", "config.yaml").unwrap();
+        let root = yaml::parse_str("m: Queue\nl: [a, b]\ns: 'x, y'\nh: 30\n", "config.yaml").unwrap();
         let empty = BTreeMap::new();
         let r = Reader::new(&root, "config.yaml", &empty, &empty);
         assert_eq!(r.choice(r.cfg("m"), &[("queue", 1), ("steer", 2)]), Some(1));
@@ -369,10 +322,7 @@ mod tests {
         assert_eq!(r.int(r.cfg("h"), 0, 23), None);
         assert_eq!(r.choice(r.cfg("h"), &[("a", 1), ("b", 2), ("c", 3)]), None);
         let problems = r.into_problems();
-        assert_eq!(
-            problems[0].message,
-            "expected a whole number from 0 to 23, found \"30\""
-        );
+        assert_eq!(problems[0].message, "expected a whole number from 0 to 23, found \"30\"");
         assert_eq!(problems[1].message, "expected a, b or c, found \"30\"");
     }
 }

@@ -38,9 +38,6 @@ mod tests {
             ("TOKENS", "not-a-secret-name"),
         ]);
         c.model.api_key = Some("sk-or-v1-xyz".into());
-        assert_eq!(
-            c.secrets(),
-            ["hunter2hunter2", "123456:abcdef", "sk-or-v1-xyz", "shhhhhh"]
-        );
+        assert_eq!(c.secrets(), ["hunter2hunter2", "123456:abcdef", "sk-or-v1-xyz", "shhhhhh"]);
     }
 }

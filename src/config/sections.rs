@@ -10,15 +10,9 @@ use super::types::*;
 use super::yaml::Kind;
 
 pub fn agent(r: &Reader) -> AgentConfig {
-    let max_turns = r
-        .cfg("agent.max_turns")
-        .or_else(|| r.env("HERMES_MAX_ITERATIONS"));
-    let max_turns = r
-        .int(max_turns, 1, u32::MAX as i64)
-        .map_or(90, |n| n as u32);
-    let retries = r
-        .any_int(r.cfg("agent.api_max_retries"))
-        .map_or(3, |n| n.clamp(1, u32::MAX as i64) as u32);
+    let max_turns = r.cfg("agent.max_turns").or_else(|| r.env("HERMES_MAX_ITERATIONS"));
+    let max_turns = r.int(max_turns, 1, u32::MAX as i64).map_or(90, |n| n as u32);
+    let retries = r.any_int(r.cfg("agent.api_max_retries")).map_or(3, |n| n.clamp(1, u32::MAX as i64) as u32);
     let secs = |key: &str, env: &str, default: u64| {
         let raw = r.cfg(&format!("agent.{key}")).or_else(|| r.env(env));
         r.secs(raw).unwrap_or(Duration::from_secs(default))
@@ -27,16 +21,8 @@ pub fn agent(r: &Reader) -> AgentConfig {
         max_turns,
         api_max_retries: retries,
         gateway_timeout: secs("gateway_timeout", "HERMES_AGENT_TIMEOUT", 1800),
-        gateway_timeout_warning: secs(
-            "gateway_timeout_warning",
-            "HERMES_AGENT_TIMEOUT_WARNING",
-            900,
-        ),
-        gateway_notify_interval: secs(
-            "gateway_notify_interval",
-            "HERMES_AGENT_NOTIFY_INTERVAL",
-            180,
-        ),
+        gateway_timeout_warning: secs("gateway_timeout_warning", "HERMES_AGENT_TIMEOUT_WARNING", 900),
+        gateway_notify_interval: secs("gateway_notify_interval", "HERMES_AGENT_NOTIFY_INTERVAL", 180),
         restart_drain_timeout: secs("restart_drain_timeout", "HERMES_RESTART_DRAIN_TIMEOUT", 5),
         stream_read_timeout: {
             let raw = r.env("HERMES_STREAM_READ_TIMEOUT");
@@ -48,11 +34,7 @@ pub fn agent(r: &Reader) -> AgentConfig {
 /// `streaming:` (top level, `gateway.streaming` as fallback). `mode:`/`transport: off`
 /// (YAML `off` included) turns it off.
 pub fn streaming(r: &Reader) -> StreamingConfig {
-    let base = if r.node("streaming").is_some() {
-        "streaming"
-    } else {
-        "gateway.streaming"
-    };
+    let base = if r.node("streaming").is_some() { "streaming" } else { "gateway.streaming" };
     r.section(base);
     let mut enabled = r.bool(r.cfg(&format!("{base}.enabled"))).unwrap_or(true);
     for key in ["mode", "transport"] {
@@ -75,41 +57,20 @@ pub fn streaming(r: &Reader) -> StreamingConfig {
             enabled = false;
         }
     }
-    let edit_interval = r
-        .positive(r.cfg(&format!("{base}.edit_interval")))
-        .map_or(Duration::from_secs(1), Duration::from_secs_f64);
-    let threshold = r
-        .int(r.cfg(&format!("{base}.buffer_threshold")), 1, 1 << 20)
-        .map_or(24, |n| n as usize);
-    let cursor = r
-        .string(r.cfg(&format!("{base}.cursor")))
-        .unwrap_or_else(|| " ▉".to_string());
-    StreamingConfig {
-        enabled,
-        edit_interval,
-        buffer_threshold: threshold,
-        cursor,
-    }
+    let edit_interval =
+        r.positive(r.cfg(&format!("{base}.edit_interval"))).map_or(Duration::from_secs(1), Duration::from_secs_f64);
+    let threshold = r.int(r.cfg(&format!("{base}.buffer_threshold")), 1, 1 << 20).map_or(24, |n| n as usize);
+    let cursor = r.string(r.cfg(&format!("{base}.cursor"))).unwrap_or_else(|| " ▉".to_string());
+    StreamingConfig { enabled, edit_interval, buffer_threshold: threshold, cursor }
 }
 
 pub fn display(r: &Reader) -> DisplayConfig {
     r.section("display");
-    let busy = r
-        .cfg("display.busy_input_mode")
-        .or_else(|| r.env("HERMES_GATEWAY_BUSY_INPUT_MODE"));
+    let busy = r.cfg("display.busy_input_mode").or_else(|| r.env("HERMES_GATEWAY_BUSY_INPUT_MODE"));
     let busy_input_mode = r
-        .choice(
-            busy,
-            &[
-                ("interrupt", BusyMode::Interrupt),
-                ("queue", BusyMode::Queue),
-                ("steer", BusyMode::Steer),
-            ],
-        )
+        .choice(busy, &[("interrupt", BusyMode::Interrupt), ("queue", BusyMode::Queue), ("steer", BusyMode::Steer)])
         .unwrap_or(BusyMode::Interrupt);
-    let ack = r
-        .cfg("display.busy_ack_enabled")
-        .or_else(|| r.env("HERMES_GATEWAY_BUSY_ACK_ENABLED"));
+    let ack = r.cfg("display.busy_ack_enabled").or_else(|| r.env("HERMES_GATEWAY_BUSY_ACK_ENABLED"));
     let busy_ack_enabled = r.bool(ack).unwrap_or(true);
     let mut platform_streaming = BTreeMap::new();
     if let Some((_, platforms)) = r.section("display.platforms")
@@ -125,22 +86,14 @@ pub fn display(r: &Reader) -> DisplayConfig {
             }
         }
     }
-    DisplayConfig {
-        busy_input_mode,
-        busy_ack_enabled,
-        platform_streaming,
-    }
+    DisplayConfig { busy_input_mode, busy_ack_enabled, platform_streaming }
 }
 
 /// `session_reset:` (or `gateway.session_reset`); `SESSION_IDLE_MINUTES` and
 /// `SESSION_RESET_HOUR` win. Out-of-range hours and non-positive minutes fall back to the
 /// defaults, as Hermes does.
 pub fn session_reset(r: &Reader) -> ResetPolicy {
-    let base = if r.node("session_reset").is_some() {
-        "session_reset"
-    } else {
-        "gateway.session_reset"
-    };
+    let base = if r.node("session_reset").is_some() { "session_reset" } else { "gateway.session_reset" };
     r.section(base);
     let mode = r.cfg(&format!("{base}.mode"));
     let mode = r
@@ -156,31 +109,15 @@ pub fn session_reset(r: &Reader) -> ResetPolicy {
             ],
         )
         .unwrap_or(ResetMode::None);
-    let hour = r
-        .env("SESSION_RESET_HOUR")
-        .or_else(|| r.cfg(&format!("{base}.at_hour")));
-    let at_hour = r
-        .any_int(hour)
-        .filter(|h| (0..=23).contains(h))
-        .map_or(4, |h| h as u32);
-    let idle = r
-        .env("SESSION_IDLE_MINUTES")
-        .or_else(|| r.cfg(&format!("{base}.idle_minutes")));
-    let idle_minutes = r
-        .any_int(idle)
-        .filter(|m| *m > 0)
-        .map_or(1440, |m| m as u64);
+    let hour = r.env("SESSION_RESET_HOUR").or_else(|| r.cfg(&format!("{base}.at_hour")));
+    let at_hour = r.any_int(hour).filter(|h| (0..=23).contains(h)).map_or(4, |h| h as u32);
+    let idle = r.env("SESSION_IDLE_MINUTES").or_else(|| r.cfg(&format!("{base}.idle_minutes")));
+    let idle_minutes = r.any_int(idle).filter(|m| *m > 0).map_or(1440, |m| m as u64);
     let notify = r.bool(r.cfg(&format!("{base}.notify"))).unwrap_or(true);
     let notify_exclude_platforms = r
         .list(&format!("{base}.notify_exclude_platforms"))
         .unwrap_or_else(|| vec!["api_server".into(), "webhook".into()]);
-    ResetPolicy {
-        mode,
-        at_hour,
-        idle_minutes,
-        notify,
-        notify_exclude_platforms,
-    }
+    ResetPolicy { mode, at_hour, idle_minutes, notify, notify_exclude_platforms }
 }
 
 pub fn sessions(r: &Reader) -> SessionsConfig {
@@ -196,10 +133,7 @@ pub fn gateway(r: &Reader) -> GatewayConfig {
     r.section("gateway");
     let secs = |key: &str, default: u64| {
         let raw = r.cfg(&format!("gateway.{key}"));
-        r.int(raw, 0, i64::MAX)
-            .map_or(Duration::from_secs(default), |n| {
-                Duration::from_secs(n as u64)
-            })
+        r.int(raw, 0, i64::MAX).map_or(Duration::from_secs(default), |n| Duration::from_secs(n as u64))
     };
     let backlog_max_age = secs("backlog_max_age_seconds", 900);
     let session_actor_idle = secs("session_actor_idle_seconds", 300);
@@ -232,17 +166,9 @@ pub fn logging(r: &Reader) -> LoggingConfig {
             ],
         )
         .unwrap_or(L::Info);
-    let size = r
-        .positive(r.cfg("logging.max_size_mb"))
-        .map_or(1 << 20, |mb| (mb * 1_048_576.0) as u64);
-    let backups = r
-        .int(r.cfg("logging.backup_count"), 0, 100)
-        .map_or(3, |n| n as u32);
-    LoggingConfig {
-        level,
-        max_size_bytes: size,
-        backup_count: backups,
-    }
+    let size = r.positive(r.cfg("logging.max_size_mb")).map_or(1 << 20, |mb| (mb * 1_048_576.0) as u64);
+    let backups = r.int(r.cfg("logging.backup_count"), 0, 100).map_or(3, |n| n as u32);
+    LoggingConfig { level, max_size_bytes: size, backup_count: backups }
 }
 
 /// `timezone` (config wins) or `HERMES_TIMEZONE`; empty = the system's.
@@ -252,10 +178,7 @@ pub fn timezone(r: &Reader) -> Option<String> {
     if tz.is_empty() {
         return None;
     }
-    let plausible = tz
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c))
-        && !tz.contains("..");
+    let plausible = tz.chars().all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c)) && !tz.contains("..");
     if !plausible {
         r.wrong(raw.as_ref()?, "an IANA time zone such as Europe/Berlin");
         return None;

@@ -18,19 +18,11 @@ fn home(config: Option<&str>, dotenv: Option<&str>) -> PathBuf {
 }
 
 fn opts(home: &Path, env: &[(&str, &str)]) -> LoadOptions {
-    let mut process_env: std::collections::BTreeMap<String, String> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let mut process_env: std::collections::BTreeMap<String, String> =
+        env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     // Keep a real /etc/hermes out of the tests.
-    process_env.insert(
-        "HERMES_MANAGED_DIR".into(),
-        home.join("no-managed").display().to_string(),
-    );
-    LoadOptions {
-        home: home.to_path_buf(),
-        process_env,
-    }
+    process_env.insert("HERMES_MANAGED_DIR".into(), home.join("no-managed").display().to_string());
+    LoadOptions { home: home.to_path_buf(), process_env }
 }
 
 fn ok(config: Option<&str>, dotenv: Option<&str>, env: &[(&str, &str)]) -> Config {
@@ -47,8 +39,7 @@ fn problems(config: Option<&str>, dotenv: Option<&str>, env: &[(&str, &str)]) ->
     p.iter().map(|p| p.to_string()).collect()
 }
 
-const LOCAL: &str =
-    "model:\n  default: test-model\n  provider: custom\n  base_url: http://127.0.0.1:9/v1\n";
+const LOCAL: &str = "model:\n  default: test-model\n  provider: custom\n  base_url: http://127.0.0.1:9/v1\n";
 
 #[test]
 fn defaults_match_the_test_config() {
@@ -61,30 +52,15 @@ fn defaults_match_the_test_config() {
 
 #[test]
 fn precedence_process_then_dotenv_then_top_level_scalars() {
-    let config = format!(
-        "{LOCAL}C: from-config\nD: from-config\nE: from-config\nNESTED:\n  x: 1\nE: last\n"
-    );
-    let c = ok(
-        Some(&config),
-        Some("# secrets\nB=from-dotenv\nD=from-dotenv\n"),
-        &[("A", "p"), ("B", "p"), ("C", "p")],
-    );
+    let config = format!("{LOCAL}C: from-config\nD: from-config\nE: from-config\nNESTED:\n  x: 1\nE: last\n");
+    let c = ok(Some(&config), Some("# secrets\nB=from-dotenv\nD=from-dotenv\n"), &[("A", "p"), ("B", "p"), ("C", "p")]);
     let env = |k: &str| c.env.get(k).map(String::as_str);
     let origin = |k: &str| c.env_origin.get(k).map(String::as_str);
     assert_eq!((env("A"), origin("A")), (Some("p"), None));
-    assert_eq!(
-        (env("B"), origin("B")),
-        (Some("from-dotenv"), Some(".env:2"))
-    );
+    assert_eq!((env("B"), origin("B")), (Some("from-dotenv"), Some(".env:2")));
     assert_eq!((env("C"), origin("C")), (Some("p"), None));
-    assert_eq!(
-        (env("D"), origin("D")),
-        (Some("from-dotenv"), Some(".env:3"))
-    );
-    assert_eq!(
-        (env("E"), origin("E")),
-        (Some("last"), Some("config.yaml:10"))
-    );
+    assert_eq!((env("D"), origin("D")), (Some("from-dotenv"), Some(".env:3")));
+    assert_eq!((env("E"), origin("E")), (Some("last"), Some("config.yaml:10")));
     assert_eq!(env("NESTED"), None);
     assert_eq!(c.platform_settings("x").env_origin("D"), ".env:3");
 }
@@ -92,9 +68,7 @@ fn precedence_process_then_dotenv_then_top_level_scalars() {
 #[test]
 fn config_values_expand_env_references() {
     let c = ok(
-        Some(
-            "model:\n  default: m\n  provider: custom\n  base_url: ${BASE}/v1\n  api_key: ${LOCAL_KEY}\n",
-        ),
+        Some("model:\n  default: m\n  provider: custom\n  base_url: ${BASE}/v1\n  api_key: ${LOCAL_KEY}\n"),
         Some("LOCAL_KEY=abc123\n"),
         &[("BASE", "http://10.0.0.2:8080")],
     );
@@ -104,95 +78,40 @@ fn config_values_expand_env_references() {
 
 #[test]
 fn model_forms() {
-    let c = ok(
-        Some("model: anthropic/claude-sonnet-4\n"),
-        Some("OPENROUTER_API_KEY=sk-or-1\n"),
-        &[],
-    );
+    let c = ok(Some("model: anthropic/claude-sonnet-4\n"), Some("OPENROUTER_API_KEY=sk-or-1\n"), &[]);
     assert_eq!(
-        (
-            c.model.name.as_str(),
-            c.model.provider.as_str(),
-            c.model.base_url.as_str(),
-            c.model.api_key.as_deref()
-        ),
-        (
-            "anthropic/claude-sonnet-4",
-            "openrouter",
-            "https://openrouter.ai/api/v1",
-            Some("sk-or-1")
-        )
+        (c.model.name.as_str(), c.model.provider.as_str(), c.model.base_url.as_str(), c.model.api_key.as_deref()),
+        ("anthropic/claude-sonnet-4", "openrouter", "https://openrouter.ai/api/v1", Some("sk-or-1"))
     );
     let c = ok(
-        Some(
-            "model:\n  model: gpt-4o\n  provider: openai\n  context_length: 128000\n  max_tokens: 4096\n",
-        ),
+        Some("model:\n  model: gpt-4o\n  provider: openai\n  context_length: 128000\n  max_tokens: 4096\n"),
         None,
         &[("OPENAI_API_KEY", "sk-1")],
     );
-    assert_eq!(
-        (c.model.name.as_str(), c.model.provider.as_str()),
-        ("gpt-4o", "openai")
-    );
+    assert_eq!((c.model.name.as_str(), c.model.provider.as_str()), ("gpt-4o", "openai"));
     assert_eq!(c.model.base_url, "https://api.openai.com/v1");
-    assert_eq!(
-        (c.model.context_length, c.model.max_tokens),
-        (Some(128000), Some(4096))
-    );
+    assert_eq!((c.model.context_length, c.model.max_tokens), (Some(128000), Some(4096)));
     assert_eq!(c.model.api_mode, ApiMode::OpenAiChat);
-    let c = ok(
-        Some("model:\n  default: qwen3\n  provider: ollama\n"),
-        None,
-        &[],
-    );
+    let c = ok(Some("model:\n  default: qwen3\n  provider: ollama\n"), None, &[]);
     assert_eq!(
-        (
-            c.model.provider.as_str(),
-            c.model.base_url.as_str(),
-            c.model.api_key.as_deref()
-        ),
+        (c.model.provider.as_str(), c.model.base_url.as_str(), c.model.api_key.as_deref()),
         ("custom", "http://127.0.0.1:11434/v1", None)
     );
     // Root-level provider/base_url are normalised into model.*; a trailing slash goes.
-    let c = ok(
-        Some("model: llama\nprovider: custom\nbase_url: http://router.lan:8000/v1/\n"),
-        None,
-        &[],
-    );
-    assert_eq!(
-        (c.model.provider.as_str(), c.model.base_url.as_str()),
-        ("custom", "http://router.lan:8000/v1")
-    );
+    let c = ok(Some("model: llama\nprovider: custom\nbase_url: http://router.lan:8000/v1/\n"), None, &[]);
+    assert_eq!((c.model.provider.as_str(), c.model.base_url.as_str()), ("custom", "http://router.lan:8000/v1"));
     // auto with a base URL is that endpoint; without one, the first key found.
-    let c = ok(
-        Some("model:\n  default: m\n  base_url: http://10.1.1.1/v1\n"),
-        None,
-        &[],
-    );
+    let c = ok(Some("model:\n  default: m\n  base_url: http://10.1.1.1/v1\n"), None, &[]);
     assert_eq!(c.model.provider, "custom");
     let c = ok(Some("model: m\n"), None, &[("NOUS_API_KEY", "nous-key")]);
-    assert_eq!(
-        (c.model.provider.as_str(), c.model.api_key.as_deref()),
-        ("nous", Some("nous-key"))
-    );
-    let c = ok(
-        Some("model: m\n"),
-        None,
-        &[
-            ("HERMES_INFERENCE_PROVIDER", "openai"),
-            ("OPENAI_API_KEY", "k"),
-        ],
-    );
+    assert_eq!((c.model.provider.as_str(), c.model.api_key.as_deref()), ("nous", Some("nous-key")));
+    let c = ok(Some("model: m\n"), None, &[("HERMES_INFERENCE_PROVIDER", "openai"), ("OPENAI_API_KEY", "k")]);
     assert_eq!(c.model.provider, "openai");
 }
 
 #[test]
 fn provider_keys_resolve_and_missing_ones_name_the_variable() {
-    let c = ok(
-        Some("model:\n  default: m\n  provider: openrouter\n"),
-        None,
-        &[("OPENAI_API_KEY", "sk-openai")],
-    );
+    let c = ok(Some("model:\n  default: m\n  provider: openrouter\n"), None, &[("OPENAI_API_KEY", "sk-openai")]);
     assert_eq!(c.model.api_key.as_deref(), Some("sk-openai"));
     let c = ok(
         Some("model:\n  default: m\n  provider: openai\n  api_key: from-config\n"),
@@ -201,59 +120,28 @@ fn provider_keys_resolve_and_missing_ones_name_the_variable() {
     );
     assert_eq!(c.model.api_key.as_deref(), Some("from-config"));
     assert_eq!(
-        problems(
-            Some("model:\n  default: m\n  provider: openrouter\n"),
-            None,
-            &[]
-        ),
-        [
-            "config.yaml:1: model.api_key: provider openrouter needs an API key: set OPENROUTER_API_KEY in .env \
-          (or `model.api_key` in config.yaml)"
-        ]
+        problems(Some("model:\n  default: m\n  provider: openrouter\n"), None, &[]),
+        ["config.yaml:1: model.api_key: provider openrouter needs an API key: set OPENROUTER_API_KEY in .env \
+          (or `model.api_key` in config.yaml)"]
     );
     assert_eq!(
         problems(Some("model: m\n"), None, &[]),
-        [
-            "config.yaml:1: model.provider: no provider is set and no provider key was found; set `model.provider` \
-          in config.yaml and its key in .env (e.g. OPENROUTER_API_KEY)"
-        ]
+        ["config.yaml:1: model.provider: no provider is set and no provider key was found; set `model.provider` \
+          in config.yaml and its key in .env (e.g. OPENROUTER_API_KEY)"]
     );
-    let p = problems(
-        Some("model:\n  default: m\n  provider: anthropic\n"),
-        None,
-        &[("ANTHROPIC_API_KEY", "k")],
-    );
+    let p = problems(Some("model:\n  default: m\n  provider: anthropic\n"), None, &[("ANTHROPIC_API_KEY", "k")]);
     assert_eq!(p.len(), 1);
-    assert!(
-        p[0].starts_with(
-            "config.yaml:3: model.provider: the Anthropic Messages API is not supported"
-        ),
-        "{p:?}"
-    );
+    assert!(p[0].starts_with("config.yaml:3: model.provider: the Anthropic Messages API is not supported"), "{p:?}");
     let p = problems(Some("model:\n  default: m\n  provider: bogus\n"), None, &[]);
-    assert!(
-        p[0].starts_with("config.yaml:3: model.provider: expected a provider this build supports"),
-        "{p:?}"
-    );
-    let p = problems(
-        Some("model:\n  default: m\n  provider: custom\n"),
-        None,
-        &[],
-    );
-    assert!(
-        p[0].contains("model.base_url: provider custom needs the server's URL"),
-        "{p:?}"
-    );
+    assert!(p[0].starts_with("config.yaml:3: model.provider: expected a provider this build supports"), "{p:?}");
+    let p = problems(Some("model:\n  default: m\n  provider: custom\n"), None, &[]);
+    assert!(p[0].contains("model.base_url: provider custom needs the server's URL"), "{p:?}");
 }
 
 #[test]
 fn missing_model_name_is_a_problem() {
     assert_eq!(
-        problems(
-            Some("model:\n  default: ''\n  provider: custom\n  base_url: http://x/v1\n"),
-            None,
-            &[]
-        ),
+        problems(Some("model:\n  default: ''\n  provider: custom\n  base_url: http://x/v1\n"), None, &[]),
         ["config.yaml:2: model.default: expected a model name, found an empty value"]
     );
     let p = problems(None, None, &[("OPENROUTER_API_KEY", "k")]);
@@ -268,45 +156,19 @@ fn missing_model_name_is_a_problem() {
 #[test]
 fn invalid_utf8_in_config_and_dotenv() {
     let dir = home(None, None);
-    std::fs::write(
-        dir.join("config.yaml"),
-        b"model: m\ntimezone: \"Europe/Berl\xFFn\"\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join("config.yaml"), b"model: m\ntimezone: \"Europe/Berl\xFFn\"\n").unwrap();
     std::fs::write(dir.join(".env"), b"A=1\nB=\xFE\n").unwrap();
-    let p: Vec<String> = load(&opts(&dir, &[]))
-        .unwrap_err()
-        .iter()
-        .map(|p| p.to_string())
-        .collect();
+    let p: Vec<String> = load(&opts(&dir, &[])).unwrap_err().iter().map(|p| p.to_string()).collect();
     std::fs::remove_dir_all(dir).unwrap();
-    assert!(
-        p.contains(&".env:2: not valid UTF-8 (byte 0xFE at column 3)".to_string()),
-        "{p:?}"
-    );
-    assert!(
-        p.contains(&"config.yaml:2: not valid UTF-8 (byte 0xFF at column 23)".to_string()),
-        "{p:?}"
-    );
-    assert_eq!(
-        p.len(),
-        2,
-        "nothing else once config.yaml is unreadable: {p:?}"
-    );
+    assert!(p.contains(&".env:2: not valid UTF-8 (byte 0xFE at column 3)".to_string()), "{p:?}");
+    assert!(p.contains(&"config.yaml:2: not valid UTF-8 (byte 0xFF at column 23)".to_string()), "{p:?}");
+    assert_eq!(p.len(), 2, "nothing else once config.yaml is unreadable: {p:?}");
 }
 
 #[test]
 fn yaml_syntax_error_names_the_line() {
-    let p = problems(
-        Some("model: m\nagent:\n  max_turns: 5\n   bad: [\n"),
-        None,
-        &[],
-    );
-    assert!(
-        p.iter()
-            .any(|p| p.starts_with("config.yaml:4: YAML syntax error")),
-        "{p:?}"
-    );
+    let p = problems(Some("model: m\nagent:\n  max_turns: 5\n   bad: [\n"), None, &[]);
+    assert!(p.iter().any(|p| p.starts_with("config.yaml:4: YAML syntax error")), "{p:?}");
 }
 
 #[test]
@@ -316,11 +178,7 @@ fn wrong_types_are_all_reported_with_file_line_and_key() {
          display:\n  busy_input_mode: shout\nsession_reset:\n  mode: weekly\n  at_hour: noon\n\
          logging:\n  level: loud\ngateway: [1]\nplatforms:\n  telegram: 5\n"
     );
-    let p = problems(
-        Some(&config),
-        Some("HERMES_GATEWAY_BUSY_ACK_ENABLED=sometimes\nnot a line\n"),
-        &[],
-    );
+    let p = problems(Some(&config), Some("HERMES_GATEWAY_BUSY_ACK_ENABLED=sometimes\nnot a line\n"), &[]);
     let want = [
         ".env:2: expected KEY=VALUE, found \"not a line\"",
         "config.yaml:6: agent.max_turns: expected a whole number, found \"many\"",
@@ -340,9 +198,8 @@ fn wrong_types_are_all_reported_with_file_line_and_key() {
 
 #[test]
 fn config_wins_and_env_wins_keys() {
-    let config = format!(
-        "{LOCAL}agent:\n  max_turns: 10\nsession_reset:\n  mode: both\n  idle_minutes: 60\n  at_hour: 30\n"
-    );
+    let config =
+        format!("{LOCAL}agent:\n  max_turns: 10\nsession_reset:\n  mode: both\n  idle_minutes: 60\n  at_hour: 30\n");
     let env = [
         ("HERMES_MAX_ITERATIONS", "20"),
         ("HERMES_AGENT_TIMEOUT", "0"),
@@ -355,23 +212,11 @@ fn config_wins_and_env_wins_keys() {
     assert_eq!(c.agent.gateway_timeout, Duration::ZERO);
     assert_eq!(c.session_reset.mode, ResetMode::Both);
     assert_eq!(c.session_reset.idle_minutes, 15);
-    assert_eq!(
-        c.session_reset.at_hour, 4,
-        "out of range falls back as Hermes does"
-    );
+    assert_eq!(c.session_reset.at_hour, 4, "out of range falls back as Hermes does");
     assert_eq!(c.display.busy_input_mode, BusyMode::Queue);
     assert_eq!(c.timezone.as_deref(), Some("Europe/Berlin"));
-    let c = ok(
-        Some(&format!(
-            "{LOCAL}timezone: Asia/Tokyo\ndisplay:\n  busy_input_mode: steer\n"
-        )),
-        None,
-        &env,
-    );
-    assert_eq!(
-        (c.timezone.as_deref(), c.display.busy_input_mode),
-        (Some("Asia/Tokyo"), BusyMode::Steer)
-    );
+    let c = ok(Some(&format!("{LOCAL}timezone: Asia/Tokyo\ndisplay:\n  busy_input_mode: steer\n")), None, &env);
+    assert_eq!((c.timezone.as_deref(), c.display.busy_input_mode), (Some("Asia/Tokyo"), BusyMode::Steer));
 }
 
 #[test]
@@ -386,30 +231,17 @@ fn sections_read_their_values() {
     let c = ok(Some(&config), None, &[]);
     assert!(!c.streaming.enabled);
     assert_eq!(c.streaming.edit_interval, Duration::from_millis(500));
-    assert_eq!(
-        (c.streaming.buffer_threshold, c.streaming.cursor.as_str()),
-        (40, "")
-    );
+    assert_eq!((c.streaming.buffer_threshold, c.streaming.cursor.as_str()), (40, ""));
     assert!(!c.display.busy_ack_enabled);
-    assert_eq!(
-        c.display.platform_streaming.into_iter().collect::<Vec<_>>(),
-        [("telegram".to_string(), false)]
-    );
+    assert_eq!(c.display.platform_streaming.into_iter().collect::<Vec<_>>(), [("telegram".to_string(), false)]);
     assert!(!c.sessions.group_sessions_per_user && c.sessions.thread_sessions_per_user);
     assert_eq!(
-        (
-            c.gateway.poison_threshold,
-            c.gateway.outbox_ttl,
-            c.gateway.auto_resume
-        ),
+        (c.gateway.poison_threshold, c.gateway.outbox_ttl, c.gateway.auto_resume),
         (5, Duration::from_secs(60), false)
     );
     assert_eq!(c.session_reset.notify_exclude_platforms, ["webhook"]);
     assert_eq!(c.logging.level, log::LevelFilter::Warn);
-    assert_eq!(
-        (c.logging.max_size_bytes, c.logging.backup_count),
-        (2 << 20, 1)
-    );
+    assert_eq!((c.logging.max_size_bytes, c.logging.backup_count), (2 << 20, 1));
 }
 
 #[test]
@@ -422,31 +254,16 @@ fn platform_blocks_flatten_with_origins() {
     let s = c.platform_settings("telegram");
     let v = |k: &str| s.config(k).map(|v| (v.value.clone(), v.origin.clone()));
     assert_eq!(v("token"), Some(("new".into(), "config.yaml:12:12".into())));
-    assert_eq!(
-        v("reply_to_mode"),
-        Some(("all".into(), "config.yaml:9:22".into()))
-    );
+    assert_eq!(v("reply_to_mode"), Some(("all".into(), "config.yaml:9:22".into())));
     assert_eq!(v("allow_from").map(|v| v.0), Some("1,2".into()));
-    assert_eq!(
-        v("extra.base_url").map(|v| v.1),
-        Some("config.yaml:15:17".into())
-    );
+    assert_eq!(v("extra.base_url").map(|v| v.1), Some("config.yaml:15:17".into()));
     assert_eq!(s.list("NOPE", "allow_from"), ["1", "2"]);
 }
 
 #[test]
 fn ssl_cert_file_must_exist() {
-    let p = problems(
-        Some(LOCAL),
-        Some("SSL_CERT_FILE=/nonexistent/ca.pem\n"),
-        &[],
-    );
-    assert_eq!(
-        p,
-        [
-            ".env:1: SSL_CERT_FILE: no such file: /nonexistent/ca.pem (a PEM file of extra CA certificates)"
-        ]
-    );
+    let p = problems(Some(LOCAL), Some("SSL_CERT_FILE=/nonexistent/ca.pem\n"), &[]);
+    assert_eq!(p, [".env:1: SSL_CERT_FILE: no such file: /nonexistent/ca.pem (a PEM file of extra CA certificates)"]);
     let dir = home(Some(LOCAL), None);
     let ca = dir.join("ca.pem");
     std::fs::write(&ca, "pem").unwrap();
@@ -462,22 +279,15 @@ fn managed_dotenv_overrides_last() {
     std::fs::create_dir(&managed).unwrap();
     std::fs::write(managed.join(".env"), "\nX=admin\n").unwrap();
     let mut o = opts(&dir, &[]);
-    o.process_env
-        .insert("HERMES_MANAGED_DIR".into(), managed.display().to_string());
+    o.process_env.insert("HERMES_MANAGED_DIR".into(), managed.display().to_string());
     let c = load(&o).unwrap();
     assert_eq!(c.env["X"], "admin");
-    assert_eq!(
-        c.env_origin["X"],
-        format!("{}:2", managed.join(".env").display())
-    );
+    assert_eq!(c.env_origin["X"], format!("{}:2", managed.join(".env").display()));
     std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn missing_files_are_fine_and_top_level_must_be_a_map() {
     let p = problems(Some("- a\n- b\n"), None, &[]);
-    assert_eq!(
-        p[0],
-        "config.yaml:1: expected a section of keys at the top level, found a list"
-    );
+    assert_eq!(p[0], "config.yaml:1: expected a section of keys at the top level, found a list");
 }

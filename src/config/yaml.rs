@@ -40,11 +40,7 @@ impl Node {
     /// The value of `key` in a map (the last, if repeated), with its key.
     pub fn get(&self, key: &str) -> Option<(&Key, &Node)> {
         match &self.kind {
-            Kind::Map(entries) => entries
-                .iter()
-                .rev()
-                .find(|(k, _)| k.name == key)
-                .map(|(k, v)| (k, v)),
+            Kind::Map(entries) => entries.iter().rev().find(|(k, _)| k.name == key).map(|(k, v)| (k, v)),
             _ => None,
         }
     }
@@ -99,8 +95,7 @@ fn expand(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
 
 /// Parses the bytes of a YAML file named `file` (for messages). An empty file is `Null`.
 pub fn parse(bytes: &[u8], file: &str) -> Result<Node, Problem> {
-    let text =
-        std::str::from_utf8(bytes).map_err(|e| utf8_problem(bytes, e.valid_up_to(), file))?;
+    let text = std::str::from_utf8(bytes).map_err(|e| utf8_problem(bytes, e.valid_up_to(), file))?;
     parse_str(text, file)
 }
 
@@ -108,35 +103,15 @@ pub fn parse(bytes: &[u8], file: &str) -> Result<Node, Problem> {
 pub fn utf8_problem(bytes: &[u8], at: usize, file: &str) -> Problem {
     let before = &bytes[..at];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
-    let col = String::from_utf8_lossy(&bytes[line_start..at])
-        .chars()
-        .count()
-        + 1;
-    Problem::new(
-        file,
-        Some(line),
-        "",
-        format!("not valid UTF-8 (byte 0x{:02X} at column {col})", bytes[at]),
-    )
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let col = String::from_utf8_lossy(&bytes[line_start..at]).chars().count() + 1;
+    Problem::new(file, Some(line), "", format!("not valid UTF-8 (byte 0x{:02X} at column {col})", bytes[at]))
 }
 
 /// An open map or list while events arrive.
 enum Open {
-    Map {
-        start: Span,
-        anchor: usize,
-        entries: Vec<(Key, Node)>,
-        key: Option<Key>,
-    },
-    Seq {
-        start: Span,
-        anchor: usize,
-        items: Vec<Node>,
-    },
+    Map { start: Span, anchor: usize, entries: Vec<(Key, Node)>, key: Option<Key> },
+    Seq { start: Span, anchor: usize, items: Vec<Node> },
 }
 
 pub fn parse_str(text: &str, file: &str) -> Result<Node, Problem> {
@@ -145,87 +120,46 @@ pub fn parse_str(text: &str, file: &str) -> Result<Node, Problem> {
     let mut anchors: HashMap<usize, Node> = HashMap::new();
     let mut root: Option<Node> = None;
     let syntax = |line: usize, col: usize, what: &str| {
-        Problem::new(
-            file,
-            Some(line),
-            "",
-            format!("YAML syntax error at column {col}: {what}"),
-        )
+        Problem::new(file, Some(line), "", format!("YAML syntax error at column {col}: {what}"))
     };
     while let Some(item) = parser.next_event() {
-        let (event, span) =
-            item.map_err(|e| syntax(e.marker().line(), e.marker().col() + 1, e.info()))?;
+        let (event, span) = item.map_err(|e| syntax(e.marker().line(), e.marker().col() + 1, e.info()))?;
         let (line, col) = (span.start.line(), span.start.col() + 1);
         let done = match event {
             Event::DocumentEnd if root.is_some() => break,
             Event::MappingStart(anchor, _) => {
-                stack.push(Open::Map {
-                    start: span,
-                    anchor,
-                    entries: Vec::new(),
-                    key: None,
-                });
+                stack.push(Open::Map { start: span, anchor, entries: Vec::new(), key: None });
                 continue;
             }
             Event::SequenceStart(anchor, _) => {
-                stack.push(Open::Seq {
-                    start: span,
-                    anchor,
-                    items: Vec::new(),
-                });
+                stack.push(Open::Seq { start: span, anchor, items: Vec::new() });
                 continue;
             }
             Event::MappingEnd => match stack.pop() {
-                Some(Open::Map {
-                    start,
-                    anchor,
-                    entries,
-                    ..
-                }) => {
-                    let node = Node {
-                        kind: Kind::Map(entries),
-                        line: start.start.line(),
-                        col: start.start.col() + 1,
-                    };
+                Some(Open::Map { start, anchor, entries, .. }) => {
+                    let node = Node { kind: Kind::Map(entries), line: start.start.line(), col: start.start.col() + 1 };
                     remember(&mut anchors, anchor, &node);
                     node
                 }
                 _ => return Err(syntax(line, col, "unbalanced mapping")),
             },
             Event::SequenceEnd => match stack.pop() {
-                Some(Open::Seq {
-                    start,
-                    anchor,
-                    items,
-                }) => {
-                    let node = Node {
-                        kind: Kind::Seq(items),
-                        line: start.start.line(),
-                        col: start.start.col() + 1,
-                    };
+                Some(Open::Seq { start, anchor, items }) => {
+                    let node = Node { kind: Kind::Seq(items), line: start.start.line(), col: start.start.col() + 1 };
                     remember(&mut anchors, anchor, &node);
                     node
                 }
                 _ => return Err(syntax(line, col, "unbalanced sequence")),
             },
             Event::Scalar(value, style, anchor, _) => {
-                let null = style == ScalarStyle::Plain
-                    && matches!(&*value, "" | "~" | "null" | "Null" | "NULL");
-                let kind = if null {
-                    Kind::Null
-                } else {
-                    Kind::Scalar(value.into_owned())
-                };
+                let null = style == ScalarStyle::Plain && matches!(&*value, "" | "~" | "null" | "Null" | "NULL");
+                let kind = if null { Kind::Null } else { Kind::Scalar(value.into_owned()) };
                 let node = Node { kind, line, col };
                 remember(&mut anchors, anchor, &node);
                 node
             }
             Event::Alias(id) => match anchors.get(&id) {
-                Some(node) => Node {
-                    line,
-                    col,
-                    ..node.clone()
-                },
+                Some(node) => Node { line, col, ..node.clone() },
                 None => return Err(syntax(line, col, "alias to an unknown anchor")),
             },
             _ => continue,
@@ -243,20 +177,12 @@ pub fn parse_str(text: &str, file: &str) -> Result<Node, Problem> {
                             return Err(syntax(done.line, done.col, "a map key must be plain text"));
                         }
                     };
-                    *key = Some(Key {
-                        name,
-                        line: done.line,
-                        col: done.col,
-                    });
+                    *key = Some(Key { name, line: done.line, col: done.col });
                 }
             },
         }
     }
-    Ok(root.unwrap_or(Node {
-        kind: Kind::Null,
-        line: 1,
-        col: 1,
-    }))
+    Ok(root.unwrap_or(Node { kind: Kind::Null, line: 1, col: 1 }))
 }
 
 fn remember(anchors: &mut HashMap<usize, Node>, anchor: usize, node: &Node) {
@@ -278,11 +204,9 @@ mod tests {
 
     #[test]
     fn keeps_lines_of_keys_and_values() {
-        let doc = parse(
-            b"# comment\nmodel:\n  default: gpt-4o\n  provider: openai\nlist:\n  - a\n  - b\n",
-            "config.yaml",
-        )
-        .unwrap();
+        let doc =
+            parse(b"# comment\nmodel:\n  default: gpt-4o\n  provider: openai\nlist:\n  - a\n  - b\n", "config.yaml")
+                .unwrap();
         let (k, model) = doc.get("model").unwrap();
         assert_eq!((k.line, k.col), (2, 1));
         let (k, v) = model.get("provider").unwrap();
@@ -300,11 +224,7 @@ mod tests {
 
     #[test]
     fn nulls_quotes_and_flow_collections() {
-        let doc = parse(
-            b"a:\nb: ~\nc: ''\nd: \"null\"\ne: {x: 1, y: [2, 3]}\n",
-            "config.yaml",
-        )
-        .unwrap();
+        let doc = parse(b"a:\nb: ~\nc: ''\nd: \"null\"\ne: {x: 1, y: [2, 3]}\n", "config.yaml").unwrap();
         assert_eq!(doc.get("a").unwrap().1.kind, Kind::Null);
         assert_eq!(doc.get("b").unwrap().1.kind, Kind::Null);
         assert_eq!(scalar(doc.get("c").unwrap().1), "");
@@ -324,19 +244,12 @@ mod tests {
     #[test]
     fn empty_file_is_null() {
         assert_eq!(parse(b"", "config.yaml").unwrap().kind, Kind::Null);
-        assert_eq!(
-            parse(b"# only a comment\n", "config.yaml").unwrap().kind,
-            Kind::Null
-        );
+        assert_eq!(parse(b"# only a comment\n", "config.yaml").unwrap().kind, Kind::Null);
     }
 
     #[test]
     fn syntax_error_names_the_line() {
-        let err = parse(
-            b"model:\n  default: x\n  bad: [1, 2\nother: 3\n",
-            "config.yaml",
-        )
-        .unwrap_err();
+        let err = parse(b"model:\n  default: x\n  bad: [1, 2\nother: 3\n", "config.yaml").unwrap_err();
         assert_eq!(err.file, "config.yaml");
         assert!(err.line.unwrap() >= 3, "{err}");
         assert!(err.message.starts_with("YAML syntax error"), "{err}");
@@ -347,10 +260,7 @@ mod tests {
     #[test]
     fn invalid_utf8_is_a_problem_with_line_and_column() {
         let err = parse(b"a: 1\nb: x\xFFy\n", "config.yaml").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "config.yaml:2: not valid UTF-8 (byte 0xFF at column 5)"
-        );
+        assert_eq!(err.to_string(), "config.yaml:2: not valid UTF-8 (byte 0xFF at column 5)");
     }
 
     #[test]

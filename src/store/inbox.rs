@@ -46,7 +46,6 @@ pub struct InboxRow {
     pub event: MessageEvent,
     pub received_at: f64,
     pub state: InboxState,
-    pub attempts: i64,
 }
 
 fn from_row(r: &Row) -> rusqlite::Result<Option<InboxRow>> {
@@ -57,14 +56,7 @@ fn from_row(r: &Row) -> rusqlite::Result<Option<InboxRow>> {
         return Ok(None);
     };
     let state: String = r.get(4)?;
-    Ok(Some(InboxRow {
-        id,
-        platform: r.get(1)?,
-        event,
-        received_at: r.get(3)?,
-        state: InboxState::parse(&state),
-        attempts: r.get(5)?,
-    }))
+    Ok(Some(InboxRow { id, platform: r.get(1)?, event, received_at: r.get(3)?, state: InboxState::parse(&state) }))
 }
 
 /// Journals a batch and the platform's cursor. Returns the rows that are new (duplicates of
@@ -92,7 +84,6 @@ pub fn journal(
                     event,
                     received_at: now,
                     state: InboxState::Received,
-                    attempts: 0,
                 });
             }
         }
@@ -133,22 +124,9 @@ pub fn unfinished(tx: &Transaction) -> rusqlite::Result<Vec<InboxRow>> {
     Ok(out)
 }
 
-pub fn get(tx: &Transaction, id: i64) -> rusqlite::Result<Option<InboxRow>> {
-    let mut stmt =
-        tx.prepare_cached("SELECT id, platform, payload, received_at, state, attempts FROM inbox WHERE id = ?1")?;
-    let mut rows = stmt.query([id])?;
-    match rows.next()? {
-        Some(row) => from_row(row),
-        None => Ok(None),
-    }
-}
-
 /// Deletes rows in a final state older than `before` (retention, M9).
 pub fn prune(tx: &Transaction, before: f64) -> rusqlite::Result<usize> {
-    tx.execute(
-        "DELETE FROM inbox WHERE state IN ('done', 'skipped', 'quarantined') AND received_at < ?1",
-        [before],
-    )
+    tx.execute("DELETE FROM inbox WHERE state IN ('done', 'skipped', 'quarantined') AND received_at < ?1", [before])
 }
 
 #[cfg(test)]

@@ -90,7 +90,12 @@ pub fn append(tx: &Transaction, session_id: &str, m: &NewMessage, now: f64) -> r
 
 /// The newest active messages of a session whose sizes add up to at most `budget` characters
 /// (at most `max_rows`), in conversation order, starting at a user message.
-pub fn recent(tx: &Transaction, session_id: &str, budget: usize, max_rows: usize) -> rusqlite::Result<Vec<StoredMessage>> {
+pub fn recent(
+    tx: &Transaction,
+    session_id: &str,
+    budget: usize,
+    max_rows: usize,
+) -> rusqlite::Result<Vec<StoredMessage>> {
     let mut stmt = tx.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM messages WHERE session_id = ?1 AND active = 1 ORDER BY id DESC"
     ))?;
@@ -112,14 +117,6 @@ pub fn recent(tx: &Transaction, session_id: &str, budget: usize, max_rows: usize
     Ok(picked)
 }
 
-/// All active messages of a session in order (for export and tests; unbounded).
-pub fn all_active(tx: &Transaction, session_id: &str) -> rusqlite::Result<Vec<StoredMessage>> {
-    let mut stmt =
-        tx.prepare_cached(&format!("SELECT {COLUMNS} FROM messages WHERE session_id = ?1 AND active = 1 ORDER BY id"))?;
-    let rows = stmt.query_map([session_id], from_row)?;
-    rows.collect()
-}
-
 /// The user message stored for an inbox event, if a previous attempt already stored it.
 pub fn user_message_for_inbox(tx: &Transaction, session_id: &str, inbox_id: i64) -> rusqlite::Result<Option<i64>> {
     tx.query_row(
@@ -130,13 +127,17 @@ pub fn user_message_for_inbox(tx: &Transaction, session_id: &str, inbox_id: i64)
     .optional()
 }
 
-/// Number of active user messages in a session.
-pub fn user_turns(tx: &Transaction, session_id: &str) -> rusqlite::Result<i64> {
+/// The final answer stored for an inbox event (an assistant message without tool calls), if a
+/// previous attempt got that far: a rerun delivers it instead of asking the model again.
+pub fn final_for_inbox(tx: &Transaction, session_id: &str, inbox_id: i64) -> rusqlite::Result<Option<String>> {
     tx.query_row(
-        "SELECT count(*) FROM messages WHERE session_id = ?1 AND active = 1 AND role = 'user'",
-        [session_id],
-        |r| r.get(0),
+        "SELECT content FROM messages WHERE session_id = ?1 AND inbox_id = ?2 AND role = 'assistant' \
+         AND tool_calls IS NULL ORDER BY id DESC LIMIT 1",
+        params![session_id, inbox_id],
+        |r| r.get::<_, Option<String>>(0),
     )
+    .optional()
+    .map(Option::flatten)
 }
 
 #[cfg(test)]
@@ -151,7 +152,8 @@ mod tests {
         let rows = t
             .store
             .call_blocking(|tx| {
-                let s = NewSession { id: "s".into(), key: "k".into(), platform: "telegram".into(), ..Default::default() };
+                let s =
+                    NewSession { id: "s".into(), key: "k".into(), platform: "telegram".into(), ..Default::default() };
                 create(tx, &s, 0.0)?;
                 for i in 0..10 {
                     append(tx, "s", &NewMessage::new("user", format!("question {i} {}", "x".repeat(50))), i as f64)?;

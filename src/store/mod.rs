@@ -15,12 +15,10 @@ mod schema;
 pub mod sessions;
 pub mod state;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::thread;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
-
-pub use schema::SCHEMA_VERSION;
 
 /// Why the store could not do something.
 #[derive(Debug)]
@@ -66,7 +64,6 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 #[derive(Clone)]
 pub struct Store {
     jobs: async_channel::Sender<Job>,
-    path: PathBuf,
 }
 
 impl Store {
@@ -85,11 +82,7 @@ impl Store {
                 let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
             })
             .map_err(|e| StoreError::Corrupt(format!("cannot start the store thread: {e}")))?;
-        Ok(Store { jobs: tx, path: path.to_path_buf() })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(Store { jobs: tx })
     }
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the store thread and returns its result.
@@ -108,7 +101,8 @@ impl Store {
         reply_rx.recv().await.map_err(|_| StoreError::Closed)?
     }
 
-    /// Like [`Store::call`], for threads outside the executor.
+    /// Like [`Store::call`], for threads outside the executor (tests).
+    #[cfg(test)]
     pub fn call_blocking<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
@@ -123,10 +117,7 @@ impl Store {
     }
 }
 
-fn run_in_transaction<T>(
-    conn: &mut Connection,
-    f: impl FnOnce(&Transaction) -> rusqlite::Result<T>,
-) -> Result<T> {
+fn run_in_transaction<T>(conn: &mut Connection, f: impl FnOnce(&Transaction) -> rusqlite::Result<T>) -> Result<T> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let value = f(&tx)?;
     tx.commit()?;
@@ -144,11 +135,6 @@ fn open_connection(path: &Path) -> Result<Connection> {
         other => other,
     })?;
     Ok(conn)
-}
-
-/// A short connection for CLI commands that run beside the gateway (pairing, sessions, ...).
-pub fn open_cli(path: &Path) -> Result<Connection> {
-    open_connection(path)
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -269,7 +255,11 @@ mod tests {
     fn a_damaged_file_is_refused_and_left_alone() {
         let dir = crate::test_util::temp_dir("store-bad");
         let path = dir.join("lite.db");
-        std::fs::write(&path, b"this is not sqlite at all, not even close.............................................").unwrap();
+        std::fs::write(
+            &path,
+            b"this is not sqlite at all, not even close.............................................",
+        )
+        .unwrap();
         let before = std::fs::read(&path).unwrap();
         match Store::open(&path) {
             Err(StoreError::Corrupt(msg)) => assert!(msg.contains("move it aside"), "{msg}"),

@@ -147,7 +147,13 @@ pub fn set_pending_body(tx: &Transaction, id: i64, body: &str, now: f64) -> rusq
     Ok(())
 }
 
-pub fn mark_final(tx: &Transaction, id: i64, state: OutboxState, error: Option<&str>, now: f64) -> rusqlite::Result<()> {
+pub fn mark_final(
+    tx: &Transaction,
+    id: i64,
+    state: OutboxState,
+    error: Option<&str>,
+    now: f64,
+) -> rusqlite::Result<()> {
     tx.execute(
         "UPDATE outbox SET state = ?2, last_error = ?3, updated_at = ?4 WHERE id = ?1",
         params![id, state.as_str(), error, now],

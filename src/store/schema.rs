@@ -125,8 +125,7 @@ const MIGRATIONS: &[&str] = &[
 /// Brings the database to [`SCHEMA_VERSION`], or refuses a newer one.
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL);")?;
-    let current: Option<i64> =
-        conn.query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0))?;
+    let current: Option<i64> = conn.query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0))?;
     let current = current.unwrap_or(0);
     if current > SCHEMA_VERSION {
         return Err(StoreError::TooNew { found: current, supported: SCHEMA_VERSION });
@@ -168,8 +167,7 @@ mod tests {
         )
         .unwrap();
         let hits = |conn: &Connection, q: &str| -> i64 {
-            conn.query_row("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?1", [q], |r| r.get(0))
-                .unwrap()
+            conn.query_row("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?1", [q], |r| r.get(0)).unwrap()
         };
         assert_eq!(hits(&conn, "cafe"), 1, "diacritics are folded");
         conn.execute("UPDATE messages SET content = 'closed now'", []).unwrap();

@@ -117,16 +117,6 @@ pub fn live_for_key(tx: &Transaction, key: &str) -> rusqlite::Result<Option<Sess
     .optional()
 }
 
-/// The most recent session of a key, live or ended.
-pub fn latest_for_key(tx: &Transaction, key: &str) -> rusqlite::Result<Option<Session>> {
-    tx.query_row(
-        &format!("SELECT {COLUMNS} FROM sessions WHERE key = ?1 ORDER BY updated_at DESC, created_at DESC LIMIT 1"),
-        [key],
-        from_row,
-    )
-    .optional()
-}
-
 pub fn create(tx: &Transaction, new: &NewSession, now: f64) -> rusqlite::Result<Session> {
     tx.execute(
         "INSERT INTO sessions(id, key, platform, chat_id, chat_type, thread_id, user_id, display_name, model, \
@@ -181,43 +171,6 @@ pub fn add_usage(tx: &Transaction, id: &str, usage: &Usage) -> rusqlite::Result<
     Ok(())
 }
 
-/// Flags a session whose turn was cut off by a restart (M41); cleared after a good turn.
-pub fn set_resume_pending(tx: &Transaction, id: &str, reason: &str) -> rusqlite::Result<()> {
-    tx.execute(
-        "UPDATE sessions SET resume_pending = 1, resume_reason = ?2 WHERE id = ?1 AND suspended = 0",
-        params![id, reason],
-    )?;
-    Ok(())
-}
-
-pub fn clear_resume_pending(tx: &Transaction, id: &str) -> rusqlite::Result<()> {
-    tx.execute(
-        "UPDATE sessions SET resume_pending = 0, resume_reason = NULL, restart_failures = 0 WHERE id = ?1",
-        [id],
-    )?;
-    Ok(())
-}
-
-/// Counts one more restart that interrupted this session; at 3 it is suspended (GC §2.5).
-pub fn note_restart_failure(tx: &Transaction, id: &str) -> rusqlite::Result<i64> {
-    tx.execute(
-        "UPDATE sessions SET restart_failures = restart_failures + 1, \
-         suspended = CASE WHEN restart_failures + 1 >= 3 THEN 1 ELSE suspended END WHERE id = ?1",
-        [id],
-    )?;
-    tx.query_row("SELECT restart_failures FROM sessions WHERE id = ?1", [id], |r| r.get(0))
-}
-
-pub fn set_title(tx: &Transaction, id: &str, title: Option<&str>) -> rusqlite::Result<()> {
-    tx.execute("UPDATE sessions SET title = ?2 WHERE id = ?1", params![id, title])?;
-    Ok(())
-}
-
-pub fn set_model(tx: &Transaction, id: &str, model: &str) -> rusqlite::Result<()> {
-    tx.execute("UPDATE sessions SET model = ?2 WHERE id = ?1", params![id, model])?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,7 +199,7 @@ mod tests {
     }
 
     #[test]
-    fn usage_accumulates_and_restarts_suspend_at_three() {
+    fn usage_accumulates() {
         let t = TempStore::new();
         t.store
             .call_blocking(|tx| {
@@ -256,13 +209,6 @@ mod tests {
                 add_usage(tx, "a", &u)?;
                 let s = get(tx, "a")?.unwrap();
                 assert_eq!((s.input_tokens, s.output_tokens), (20, 10));
-                set_resume_pending(tx, "a", "restart_interrupted")?;
-                assert!(get(tx, "a")?.unwrap().resume_pending);
-                assert_eq!(note_restart_failure(tx, "a")?, 1);
-                note_restart_failure(tx, "a")?;
-                assert!(!get(tx, "a")?.unwrap().suspended);
-                note_restart_failure(tx, "a")?;
-                assert!(get(tx, "a")?.unwrap().suspended);
                 Ok(())
             })
             .unwrap();

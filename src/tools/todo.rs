@@ -127,8 +127,8 @@ pub fn from_history<'a>(results: impl DoubleEndedIterator<Item = (&'a str, &'a s
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tools::{ToolRegistry, ToolState};
     use crate::agent::message::ToolCall;
+    use crate::tools::{ToolRegistry, ToolState};
 
     fn call(reg: &ToolRegistry, state: &mut ToolState, args: &str) -> String {
         reg.call(state, &ToolCall { id: "c".into(), name: "todo".into(), arguments: args.into() })
@@ -138,9 +138,17 @@ mod tests {
     fn writes_merges_and_reads() {
         let reg = ToolRegistry::new(&[]);
         let mut s = ToolState::default();
-        let out = call(&reg, &mut s, r#"{"todos":[{"id":"1","content":"plan","status":"in_progress"},{"id":"2","content":"do","status":"pending"}]}"#);
+        let out = call(
+            &reg,
+            &mut s,
+            r#"{"todos":[{"id":"1","content":"plan","status":"in_progress"},{"id":"2","content":"do","status":"pending"}]}"#,
+        );
         assert!(out.contains("\"total\":2"), "{out}");
-        let out = call(&reg, &mut s, r#"{"todos":[{"id":"1","content":"plan","status":"completed"},{"id":"3","content":"check","status":"pending"}],"merge":true}"#);
+        let out = call(
+            &reg,
+            &mut s,
+            r#"{"todos":[{"id":"1","content":"plan","status":"completed"},{"id":"3","content":"check","status":"pending"}],"merge":true}"#,
+        );
         assert!(out.contains("\"completed\":1") && out.contains("\"total\":3"), "{out}");
         let read = call(&reg, &mut s, "{}");
         assert_eq!(read, out);
@@ -153,9 +161,15 @@ mod tests {
         let reg = ToolRegistry::new(&[]);
         let mut s = ToolState::default();
         assert!(call(&reg, &mut s, r#"{"todos":"x"}"#).contains("must be an array"));
-        assert!(call(&reg, &mut s, r#"{"todos":[{"content":"a","status":"pending"}]}"#).contains("todos[0].id is missing"));
-        assert!(call(&reg, &mut s, r#"{"todos":[{"id":"1","content":"a","status":"done"}]}"#).contains("status must be one of"));
-        let many: Vec<String> = (0..300).map(|i| format!(r#"{{"id":"{i}","content":"x","status":"pending"}}"#)).collect();
+        assert!(
+            call(&reg, &mut s, r#"{"todos":[{"content":"a","status":"pending"}]}"#).contains("todos[0].id is missing")
+        );
+        assert!(
+            call(&reg, &mut s, r#"{"todos":[{"id":"1","content":"a","status":"done"}]}"#)
+                .contains("status must be one of")
+        );
+        let many: Vec<String> =
+            (0..300).map(|i| format!(r#"{{"id":"{i}","content":"x","status":"pending"}}"#)).collect();
         assert!(call(&reg, &mut s, &format!(r#"{{"todos":[{}]}}"#, many.join(","))).contains("too many items"));
     }
 

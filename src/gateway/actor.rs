@@ -1,0 +1,353 @@
+//! Session actors (M14–M19): one task per active session key, with a bounded mailbox.
+//!
+//! The actor runs one turn at a time. Messages that arrive meanwhile follow the busy policy:
+//! `interrupt` stops the turn and runs the new text next, `queue` runs it after (consecutive
+//! queued texts joined), `steer` hands it to the running turn. Commands are answered at once.
+//! An actor with nothing to do for `session_actor_idle` exits; its state lives in the store.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use hermes_platform::{ChatRef, EventKind, SendOptions};
+use smol::Timer;
+use smol::future::FutureExt;
+
+use super::commands::{self, After};
+use super::{Gateway, session, texts, turn};
+use crate::agent::control::TurnControl;
+use crate::config::BusyMode;
+use crate::runtime;
+use crate::store::inbox::{InboxRow, InboxState};
+
+/// Mailbox size per actor (M14); a full mailbox makes the router wait.
+pub const MAILBOX: usize = 64;
+/// Most items waiting behind a running turn (M17).
+pub const MAX_QUEUE: usize = 32;
+/// At most one busy acknowledgement per session in this window (M16).
+const ACK_WINDOW: Duration = Duration::from_secs(30);
+
+/// One event for an actor; `resume` when a crash interrupted its earlier turn.
+pub struct Inbound {
+    pub row: InboxRow,
+    pub resume: bool,
+}
+
+/// Work waiting for a turn: one or more inbox rows answered together.
+pub struct Pending {
+    pub rows: Vec<InboxRow>,
+    pub text: String,
+    pub resume: bool,
+}
+
+/// What the actor, its turn and its commands share.
+pub struct ActorState {
+    pub gw: Rc<Gateway>,
+    pub key: String,
+    pub platform: String,
+    /// Where replies go (the last message's chat and thread).
+    pub chat: RefCell<ChatRef>,
+    busy: Cell<bool>,
+    control: RefCell<Option<Rc<TurnControl>>>,
+    queue: RefCell<VecDeque<Pending>>,
+    steered: RefCell<Vec<InboxRow>>,
+    last_ack: Cell<Option<Instant>>,
+    shutting_down: Cell<bool>,
+}
+
+impl ActorState {
+    pub fn is_busy(&self) -> bool {
+        self.busy.get()
+    }
+
+    pub fn queue_len(&self) -> usize {
+        self.queue.borrow().len()
+    }
+
+    /// What the running turn does (`thinking`, a tool name) and its step.
+    pub fn doing(&self) -> (String, u32) {
+        self.control.borrow().as_ref().map(|c| c.doing()).unwrap_or_else(|| ("idle".into(), 0))
+    }
+
+    pub fn interrupt(&self, reason: &str) {
+        if let Some(c) = self.control.borrow().as_ref() {
+            c.interrupt(reason);
+        }
+    }
+
+    pub(super) fn set_control(&self, control: Option<Rc<TurnControl>>) {
+        *self.control.borrow_mut() = control;
+    }
+
+    pub async fn end_session(&self, reason: &str) {
+        if let Err(e) = session::end(&self.gw.store, &self.key, reason).await {
+            log::error!("ending session {}: {e}", self.key);
+        }
+    }
+
+    /// Sends `text` to this session's chat under `idem_key` (sent at most once).
+    pub async fn say(&self, idem_key: &str, text: &str) {
+        let chat = self.chat.borrow().clone();
+        let Some(outlet) = self.gw.outlet(&self.platform, chat, None, None) else {
+            log::warn!("{}: not connected; could not send a notice", self.platform);
+            return;
+        };
+        let opts = SendOptions { plain: true, ..Default::default() };
+        let _ = outlet.send(idem_key, text, opts).await;
+    }
+
+    /// The answer to a command or a notice about one event.
+    pub async fn reply(&self, row: &InboxRow, text: &str) {
+        self.say(&format!("cmd:{}", row.id), text).await;
+    }
+
+    /// A busy acknowledgement, at most one per [`ACK_WINDOW`].
+    async fn ack(&self, row: &InboxRow, text: &str) {
+        if !self.gw.config.display.busy_ack_enabled {
+            return;
+        }
+        if self.last_ack.get().is_some_and(|t| t.elapsed() < ACK_WINDOW) {
+            return;
+        }
+        self.last_ack.set(Some(Instant::now()));
+        self.say(&format!("ack:{}", row.id), text).await;
+    }
+
+    fn enqueue(&self, pending: Pending) -> bool {
+        let mut q = self.queue.borrow_mut();
+        if q.len() >= MAX_QUEUE {
+            return false;
+        }
+        q.push_back(pending);
+        true
+    }
+
+    /// The next turn's work: the first waiting item, joined with the plain items after it.
+    fn next_pending(&self) -> Option<Pending> {
+        let mut q = self.queue.borrow_mut();
+        let mut first = q.pop_front()?;
+        while !first.resume && q.front().is_some_and(|p| !p.resume) {
+            let next = q.pop_front().expect("front exists");
+            first.text.push('\n');
+            first.text.push_str(&next.text);
+            first.rows.extend(next.rows);
+        }
+        Some(first)
+    }
+
+    async fn on_inbound(&self, inbound: Inbound) {
+        let Inbound { row, resume } = inbound;
+        {
+            let source = &row.event.source;
+            *self.chat.borrow_mut() = ChatRef::new(source.chat_id.clone(), source.thread_id.clone());
+        }
+        if self.shutting_down.get() {
+            return; // stays `received`; replayed at the next start
+        }
+        let text = row.event.text.clone();
+        if !resume && let Some(cmd) = commands::parse(&text) {
+            let after = commands::handle(self, &row, &cmd).await;
+            match after {
+                After::Done => self.gw.finish_rows(&[row.id], InboxState::Done).await,
+                After::RunTurn(text) => {
+                    self.enqueue(Pending { rows: vec![row], text, resume: false });
+                }
+                After::Queue(text) => self.queue_while_busy(row, text).await,
+                After::Steer(text) => self.steer(row, text).await,
+            }
+            return;
+        }
+        if !self.busy.get() || resume {
+            if !self.enqueue(Pending { rows: vec![row.clone()], text, resume }) {
+                self.queue_full(&row).await;
+            }
+            return;
+        }
+        let media_only = row.event.kind != EventKind::Text;
+        match self.gw.config.display.busy_input_mode {
+            _ if media_only => self.queue_while_busy(row, text).await,
+            BusyMode::Queue => self.queue_while_busy(row, text).await,
+            BusyMode::Steer => self.steer(row, text).await,
+            BusyMode::Interrupt => {
+                if self.enqueue(Pending { rows: vec![row.clone()], text, resume: false }) {
+                    self.interrupt("a new message arrived");
+                    self.ack(&row, texts::ACK_INTERRUPT).await;
+                } else {
+                    self.queue_full(&row).await;
+                }
+            }
+        }
+    }
+
+    async fn queue_while_busy(&self, row: InboxRow, text: String) {
+        if self.enqueue(Pending { rows: vec![row.clone()], text, resume: false }) {
+            self.ack(&row, texts::ACK_QUEUE).await;
+        } else {
+            self.queue_full(&row).await;
+        }
+    }
+
+    async fn steer(&self, row: InboxRow, text: String) {
+        let control = self.control.borrow().clone();
+        match control {
+            Some(c) if self.busy.get() => {
+                c.steer(&text);
+                self.steered.borrow_mut().push(row.clone());
+                self.ack(&row, texts::ACK_STEER).await;
+            }
+            _ => self.queue_while_busy(row, text).await,
+        }
+    }
+
+    async fn queue_full(&self, row: &InboxRow) {
+        self.reply(row, texts::QUEUE_FULL).await;
+        self.gw.finish_rows(&[row.id], InboxState::Skipped).await;
+    }
+
+    /// After a turn: steered text the turn never picked up runs as the next turn.
+    async fn after_turn(&self, control: Option<Rc<TurnControl>>) {
+        let rows: Vec<InboxRow> = std::mem::take(&mut *self.steered.borrow_mut());
+        if rows.is_empty() {
+            return;
+        }
+        let leftover = control.map(|c| c.take_steer()).unwrap_or_default();
+        if leftover.is_empty() {
+            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            self.gw.finish_rows(&ids, InboxState::Done).await;
+        } else {
+            self.queue.borrow_mut().push_front(Pending { rows, text: leftover.join("\n"), resume: false });
+        }
+    }
+}
+
+/// The gateway's handle on an actor.
+#[derive(Clone)]
+pub struct ActorHandle {
+    state: Rc<ActorState>,
+    mailbox: async_channel::Sender<Inbound>,
+}
+
+impl ActorHandle {
+    pub fn is_busy(&self) -> bool {
+        self.state.is_busy()
+    }
+
+    /// Hands an event to the actor, waiting while its mailbox is full.
+    pub async fn deliver(&self, inbound: Inbound) -> bool {
+        self.mailbox.send(inbound).await.is_ok()
+    }
+
+    /// A gateway notice to the session's chat (shutdown, restart).
+    pub async fn notify(&self, text: &str) {
+        let key = format!("notice:{}:{}", self.state.key, crate::clock::random_hex(8));
+        self.state.say(&key, text).await;
+    }
+
+    /// Stops the running turn for a shutdown: its inbox rows stay unfinished and resume at the
+    /// next start; nothing new starts.
+    pub fn interrupt_for_shutdown(&self) {
+        self.state.shutting_down.set(true);
+        self.state.interrupt("shutdown");
+    }
+}
+
+/// Starts the actor of `key` and returns its handle.
+pub fn spawn(gw: Rc<Gateway>, key: String, platform: String, chat: ChatRef) -> ActorHandle {
+    let (tx, rx) = async_channel::bounded(MAILBOX);
+    let state = Rc::new(ActorState {
+        gw: gw.clone(),
+        key: key.clone(),
+        platform,
+        chat: RefCell::new(chat),
+        busy: Cell::new(false),
+        control: RefCell::new(None),
+        queue: RefCell::new(VecDeque::new()),
+        steered: RefCell::new(Vec::new()),
+        last_ack: Cell::new(None),
+        shutting_down: Cell::new(false),
+    });
+    let handle = ActorHandle { state: state.clone(), mailbox: tx };
+    runtime::spawn_guarded(format!("session actor {key}"), run(state, rx));
+    handle
+}
+
+enum Wake {
+    Mail(Option<Inbound>),
+    TurnDone(bool),
+    Idle,
+}
+
+async fn run(state: Rc<ActorState>, rx: async_channel::Receiver<Inbound>) {
+    let idle = state.gw.config.gateway.session_actor_idle;
+    let mut running: Option<(smol::Task<bool>, Pending)> = None;
+    loop {
+        if running.is_none()
+            && !state.shutting_down.get()
+            && let Some(job) = state.next_pending()
+        {
+            state.busy.set(true);
+            let task = runtime::spawn(guarded_turn(state.clone(), job.clone_shallow()));
+            running = Some((task, job));
+        }
+        let wake = {
+            let mail = async { Wake::Mail(rx.recv().await.ok()) };
+            let idle_now = running.is_none() && state.queue.borrow().is_empty();
+            let done = async {
+                match running.as_mut() {
+                    Some((task, _)) => Wake::TurnDone(task.await),
+                    None => std::future::pending().await,
+                }
+            };
+            let idle_timer = async {
+                if idle_now {
+                    Timer::after(idle).await;
+                    Wake::Idle
+                } else {
+                    std::future::pending().await
+                }
+            };
+            mail.or(done).or(idle_timer).await
+        };
+        match wake {
+            Wake::Mail(Some(inbound)) => state.on_inbound(inbound).await,
+            Wake::Mail(None) => break,
+            Wake::TurnDone(ok) => {
+                let (_, job) = running.take().expect("a turn was running");
+                let control = state.control.borrow_mut().take();
+                state.busy.set(false);
+                if !ok && !state.shutting_down.get() {
+                    // A panic: try again; the attempt counter quarantines a poison message (M13).
+                    state.queue.borrow_mut().push_front(Pending { resume: true, ..job });
+                }
+                state.after_turn(control).await;
+            }
+            Wake::Idle => {
+                if rx.is_empty() {
+                    state.gw.actor_exited(&state.key);
+                    break;
+                }
+            }
+        }
+    }
+}
+
+impl Pending {
+    /// A copy for the turn task; the actor keeps the original to retry after a panic.
+    fn clone_shallow(&self) -> Pending {
+        Pending { rows: self.rows.clone(), text: self.text.clone(), resume: self.resume }
+    }
+}
+
+/// Runs a turn behind a panic boundary; false when it panicked.
+async fn guarded_turn(state: Rc<ActorState>, job: Pending) -> bool {
+    let first = job.rows.first().map(|r| r.id).unwrap_or_default();
+    match AssertUnwindSafe(turn::run(state.clone(), job)).catch_unwind().await {
+        Ok(()) => true,
+        Err(_) => {
+            log::error!("turn for inbox row {first} ({}) panicked; the gateway keeps running", state.key);
+            false
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! The gateway: platforms in, sessions, turns, delivery out.
+//!
+//! Data flows one way: platform → inbox (journal) → router (auth, session key) → session actor
+//! (commands, busy policy) → turn (agent loop) → outbox → platform. Everything here runs on the
+//! one executor thread; platform threads, model streams and the store thread talk to it through
+//! channels.
+
+mod actor;
+mod auth;
+mod commands;
+pub mod lifecycle;
+mod outlet;
+pub mod postprocess;
+mod recovery;
+mod router;
+mod session;
+pub mod session_key;
+mod stream;
+mod texts;
+mod turn;
+mod watchdog;
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hermes_platform::http::HttpContext;
+use hermes_platform::{Adapter, ChatRef, InboundBatch};
+
+pub use lifecycle::ExitReason;
+
+use crate::agent::provider::Provider;
+use crate::config::Config;
+use crate::runtime;
+use crate::store::{self, Store};
+use crate::tools::ToolRegistry;
+
+/// Process exit codes (O7), as Hermes uses them.
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const ERROR: i32 = 1;
+    pub const RESTART: i32 = 75;
+    pub const CONFIG: i32 = 78;
+}
+
+/// Most session actors alive at once; more active chats wait in the inbox (backpressure).
+pub const MAX_ACTORS: usize = 512;
+
+/// The running gateway, shared by every task on the executor.
+pub struct Gateway {
+    pub config: Config,
+    pub store: Store,
+    pub provider: Provider,
+    pub tools: ToolRegistry,
+    pub http: HttpContext,
+    /// Values never to show or log (tokens, keys).
+    pub secrets: Rc<Vec<String>>,
+    adapters: RefCell<BTreeMap<String, Arc<dyn Adapter>>>,
+    actors: RefCell<HashMap<String, actor::ActorHandle>>,
+    /// Woken whenever an actor exits (routing waits on it when at [`MAX_ACTORS`]).
+    actor_exited: (async_channel::Sender<()>, async_channel::Receiver<()>),
+    /// Inbox rows routed and not yet finished (recovery and the router never route one twice).
+    in_flight: RefCell<HashSet<i64>>,
+    /// Platforms whose recovery has run; events of the others wait in the inbox.
+    ready: RefCell<HashSet<String>>,
+    draining: Cell<bool>,
+    started: Instant,
+}
+
+impl Gateway {
+    pub fn adapter(&self, platform: &str) -> Option<Arc<dyn Adapter>> {
+        self.adapters.borrow().get(platform).cloned()
+    }
+
+    pub fn connected_platforms(&self) -> Vec<String> {
+        self.adapters.borrow().keys().cloned().collect()
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.get()
+    }
+
+    /// An outlet to a chat on a connected platform.
+    pub fn outlet(
+        &self,
+        platform: &str,
+        chat: ChatRef,
+        session_id: Option<String>,
+        reply_to: Option<String>,
+    ) -> Option<outlet::Outlet> {
+        let adapter = self.adapter(platform)?;
+        Some(outlet::Outlet { store: self.store.clone(), adapter, chat, session_id, reply_to })
+    }
+
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    fn register_adapter(&self, platform: &str, adapter: Arc<dyn Adapter>) {
+        self.adapters.borrow_mut().insert(platform.to_string(), adapter);
+    }
+
+    fn is_ready(&self, platform: &str) -> bool {
+        self.ready.borrow().contains(platform)
+    }
+
+    fn set_ready(&self, platform: &str) {
+        self.ready.borrow_mut().insert(platform.to_string());
+    }
+
+    /// Marks an inbox row as routed; false when it already is.
+    fn claim(&self, inbox_id: i64) -> bool {
+        self.in_flight.borrow_mut().insert(inbox_id)
+    }
+
+    /// Records the final state of inbox rows and forgets them.
+    pub async fn finish_rows(&self, ids: &[i64], state: store::inbox::InboxState) {
+        let list = ids.to_vec();
+        let result = self
+            .store
+            .call(move |tx| {
+                for id in &list {
+                    store::inbox::set_state(tx, *id, state)?;
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(e) = result {
+            log::error!("inbox rows {ids:?}: could not record {}: {e}", state.as_str());
+        }
+        let mut in_flight = self.in_flight.borrow_mut();
+        for id in ids {
+            in_flight.remove(id);
+        }
+    }
+
+    fn actor(&self, key: &str) -> Option<actor::ActorHandle> {
+        self.actors.borrow().get(key).cloned()
+    }
+
+    fn actor_count(&self) -> usize {
+        self.actors.borrow().len()
+    }
+
+    fn insert_actor(&self, key: &str, handle: actor::ActorHandle) {
+        self.actors.borrow_mut().insert(key.to_string(), handle);
+    }
+
+    /// An actor ended (idle); routing blocked at [`MAX_ACTORS`] may go on.
+    fn actor_exited(&self, key: &str) {
+        self.actors.borrow_mut().remove(key);
+        let _ = self.actor_exited.0.try_send(());
+    }
+
+    async fn wait_actor_exit(&self) {
+        let _ = self.actor_exited.1.recv().await;
+    }
+}
+
+/// What `gateway run` needs besides the configuration.
+pub struct RunOptions {
+    /// Stop a gateway already running on this home first.
+    pub replace: bool,
+}
+
+/// Runs the gateway until a signal stops it; returns the process exit code.
+pub fn run(config: Config, platforms: Vec<Box<dyn hermes_platform::PlatformConfig>>, options: RunOptions) -> i32 {
+    let lock = match lifecycle::acquire(&config.home, options.replace) {
+        Ok(lock) => lock,
+        Err(message) => {
+            log::error!("{message}");
+            eprintln!("{message}");
+            return exit::ERROR;
+        }
+    };
+    let code = runtime::block_on(serve(config, platforms, &lock));
+    lock.release();
+    code
+}
+
+async fn serve(
+    config: Config,
+    platforms: Vec<Box<dyn hermes_platform::PlatformConfig>>,
+    lock: &lifecycle::HomeLock,
+) -> i32 {
+    let state = lifecycle::StateFile::new(&config.home);
+    state.write("starting", &[]);
+    let store = match Store::open(&config.home.join("lite.db")) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("{e}");
+            eprintln!("error: {e}");
+            state.write("startup_failed", &[]);
+            return match e {
+                crate::store::StoreError::TooNew { .. } | crate::store::StoreError::Corrupt(_) => exit::CONFIG,
+                _ => exit::ERROR,
+            };
+        }
+    };
+    let http = match HttpContext::new(config.ssl_cert_file.as_deref()) {
+        Ok(h) => h,
+        Err(e) => {
+            log::error!("TLS setup: {e}");
+            eprintln!("error: {e}");
+            return exit::CONFIG;
+        }
+    };
+    let key_hint = key_hint(&config);
+    let provider =
+        Provider::new(&http, &config.model, config.agent.api_max_retries, config.agent.stream_read_timeout, &key_hint);
+    let tools = ToolRegistry::new(&[]);
+    let mut secrets = config.secrets();
+    for p in &platforms {
+        secrets.extend(p.secrets());
+    }
+    crate::logging::add_secrets(&secrets);
+    let gw = Rc::new(Gateway {
+        config,
+        store,
+        provider,
+        tools,
+        http,
+        secrets: Rc::new(secrets),
+        adapters: RefCell::new(BTreeMap::new()),
+        actors: RefCell::new(HashMap::new()),
+        actor_exited: async_channel::bounded(1),
+        in_flight: RefCell::new(HashSet::new()),
+        ready: RefCell::new(HashSet::new()),
+        draining: Cell::new(false),
+        started: Instant::now(),
+    });
+
+    let signals = match lifecycle::Signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("cannot install signal handlers: {e}");
+            return exit::ERROR;
+        }
+    };
+    lifecycle::note_startup(&gw.config.home);
+
+    // Inbound: every platform hands batches to one bounded channel (backpressure: a full
+    // channel stops the pollers, not memory growth).
+    let (inbound_tx, inbound_rx) = async_channel::bounded::<InboundBatch>(16);
+    for platform in platforms {
+        let name = platform.platform();
+        if auth::allows_everyone(&gw.config, name) {
+            log::warn!("{name}: every user may talk to this bot (an allowlist is `*` or ALLOW_ALL is set)");
+        } else if !auth::has_allowlist(&gw.config, name) {
+            log::warn!(
+                "{name}: no allowlist is configured, so nobody can use this bot; set {}_ALLOWED_USERS",
+                name.to_ascii_uppercase()
+            );
+        }
+        router::connect_platform(gw.clone(), platform, inbound_tx.clone());
+    }
+    drop(inbound_tx);
+    runtime::spawn_guarded("inbound router".into(), router::run(gw.clone(), inbound_rx));
+    runtime::spawn_guarded("maintenance".into(), lifecycle::maintenance(gw.clone()));
+    state.write("running", &gw.connected_platforms());
+    log::info!("gateway running (pid {}, home {})", std::process::id(), gw.config.home.display());
+    lifecycle::notify_ready();
+
+    let reason = signals.next().await;
+    log::info!("{}: stopping", reason.describe());
+    state.write("draining", &gw.connected_platforms());
+    let force = runtime::spawn(async move {
+        let second = signals.next().await;
+        log::warn!("{}: forcing exit", second.describe());
+        std::process::exit(exit::ERROR);
+    });
+    shutdown(&gw, reason).await;
+    drop(force);
+    state.write("stopped", &[]);
+    lifecycle::mark_clean_shutdown(&gw.config.home);
+    let _ = lock;
+    match reason {
+        ExitReason::Restart => exit::RESTART,
+        _ => exit::OK,
+    }
+}
+
+/// Graceful stop (M42, O6): no new turns, tell active chats, let turns finish up to the drain
+/// timeout, interrupt the rest (their inbox rows stay unfinished and resume at the next
+/// start), stop platforms and flush the store.
+async fn shutdown(gw: &Rc<Gateway>, reason: ExitReason) {
+    gw.draining.set(true);
+    let notice = if reason == ExitReason::Restart { texts::RESTARTING } else { texts::SHUTTING_DOWN };
+    let busy: Vec<actor::ActorHandle> = gw.actors.borrow().values().filter(|a| a.is_busy()).cloned().collect();
+    for a in &busy {
+        a.notify(notice).await;
+    }
+    let deadline = Instant::now() + gw.config.agent.restart_drain_timeout;
+    while Instant::now() < deadline && gw.actors.borrow().values().any(|a| a.is_busy()) {
+        smol::Timer::after(Duration::from_millis(50)).await;
+    }
+    for a in gw.actors.borrow().values() {
+        a.interrupt_for_shutdown();
+    }
+    let settle = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < settle && gw.actors.borrow().values().any(|a| a.is_busy()) {
+        smol::Timer::after(Duration::from_millis(20)).await;
+    }
+    for adapter in gw.adapters.borrow().values() {
+        adapter.stop();
+    }
+    let store = gw.store.clone();
+    let _ = store.call(|tx| tx.execute_batch("PRAGMA optimize;")).await;
+    store.close();
+}
+
+/// The variable a user should check when the model rejects the key.
+fn key_hint(config: &Config) -> String {
+    let var = match config.model.provider.as_str() {
+        "openrouter" => "OPENROUTER_API_KEY (or model.api_key)",
+        "openai" => "OPENAI_API_KEY (or model.api_key)",
+        "nous" => "NOUS_API_KEY (or model.api_key)",
+        "anthropic" => "ANTHROPIC_API_KEY (or model.api_key)",
+        _ => "model.api_key in config.yaml",
+    };
+    var.to_string()
+}

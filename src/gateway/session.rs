@@ -1,0 +1,131 @@
+//! Finding the live session of a key, and the automatic reset policy (M4, M5).
+
+use hermes_platform::Source;
+
+use super::session_key;
+use crate::clock;
+use crate::config::{ResetMode, ResetPolicy};
+use crate::store::sessions::{self, NewSession, Session};
+use crate::store::{self, Store, StoreError};
+
+/// The live session for a message, and whether an old one was just reset by the policy.
+pub struct Live {
+    pub session: Session,
+    /// Why the previous session was reset by the policy (`idle`, `daily`), if it was.
+    pub auto_reset: Option<&'static str>,
+}
+
+/// Returns the key's live session, ending it first when the reset policy says it expired, or
+/// creates one. One store transaction, so two callers never create two live sessions.
+pub async fn ensure(
+    store: &Store,
+    key: &str,
+    source: &Source,
+    policy: &ResetPolicy,
+    model: &str,
+) -> Result<Live, StoreError> {
+    let key = key.to_string();
+    let source = source.clone();
+    let policy = policy.clone();
+    let model = model.to_string();
+    store
+        .call(move |tx| {
+            let now = store::now();
+            let mut auto_reset = None;
+            if let Some(s) = sessions::live_for_key(tx, &key)? {
+                match expired(&policy, s.updated_at, now) {
+                    None => {
+                        sessions::touch(tx, &s.id, now)?;
+                        return Ok(Live { session: s, auto_reset: None });
+                    }
+                    Some(reason) => {
+                        sessions::end(tx, &s.id, reason, now)?;
+                        auto_reset = Some(reason);
+                    }
+                }
+            }
+            let new = NewSession {
+                id: session_key::new_session_id(now),
+                key: key.clone(),
+                platform: source.platform.clone(),
+                chat_id: Some(source.chat_id.clone()),
+                chat_type: Some(source.chat_type.as_str().to_string()),
+                thread_id: source.thread_id.clone(),
+                user_id: source.user_id.clone(),
+                display_name: source.user_name.clone(),
+                model: Some(model),
+                title: None,
+            };
+            Ok(Live { session: sessions::create(tx, &new, now)?, auto_reset })
+        })
+        .await
+}
+
+/// Ends the key's live session, if any (`/new`, `/reset`).
+pub async fn end(store: &Store, key: &str, reason: &str) -> Result<bool, StoreError> {
+    let (key, reason) = (key.to_string(), reason.to_string());
+    store
+        .call(move |tx| match sessions::live_for_key(tx, &key)? {
+            Some(s) => sessions::end(tx, &s.id, &reason, store::now()),
+            None => Ok(false),
+        })
+        .await
+}
+
+/// Why a session last active at `updated_at` has expired at `now`, if it has.
+pub fn expired(policy: &ResetPolicy, updated_at: f64, now: f64) -> Option<&'static str> {
+    let idle = matches!(policy.mode, ResetMode::Idle | ResetMode::Both)
+        && now - updated_at >= policy.idle_minutes as f64 * 60.0;
+    if idle {
+        return Some("idle");
+    }
+    let daily =
+        matches!(policy.mode, ResetMode::Daily | ResetMode::Both) && crossed_hour(policy.at_hour, updated_at, now);
+    daily.then_some("daily")
+}
+
+/// True when the local clock passed `hour:00` between `then` and `now`.
+fn crossed_hour(hour: u32, then: f64, now: f64) -> bool {
+    if now <= then {
+        return false;
+    }
+    let t = clock::local(now);
+    let since_boundary =
+        ((t.hour as i64 - hour as i64).rem_euclid(24) * 3600 + t.minute as i64 * 60 + t.second as i64) as f64;
+    let last_boundary = now - since_boundary;
+    then < last_boundary
+}
+
+/// The Hermes auto-reset notice (GC §1.6 item 5).
+pub fn reset_notice(reason: &str, policy: &ResetPolicy) -> String {
+    let why = match reason {
+        "daily" => format!("daily schedule at {}:00", policy.at_hour),
+        _ => {
+            let m = policy.idle_minutes;
+            if m >= 60 { format!("inactive for {}h {}m", m / 60, m % 60) } else { format!("inactive for {m}m") }
+        }
+    };
+    format!(
+        "◐ Session automatically reset ({why}). Conversation history cleared.\nUse /resume to browse and restore a \
+         previous session.\nAdjust reset timing in config.yaml under session_reset."
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_util;
+
+    #[test]
+    fn idle_and_daily_expiry() {
+        let mut policy = test_util::config(&[]).session_reset;
+        assert_eq!(expired(&policy, 0.0, 1e9), None);
+        policy.mode = ResetMode::Idle;
+        policy.idle_minutes = 10;
+        assert_eq!(expired(&policy, 1000.0, 1000.0 + 599.0), None);
+        assert_eq!(expired(&policy, 1000.0, 1000.0 + 600.0), Some("idle"));
+        policy.mode = ResetMode::Daily;
+        assert_eq!(expired(&policy, 1000.0, 1000.0 + 2.0 * 86400.0), Some("daily"));
+        assert_eq!(expired(&policy, 1000.0, 1001.0), crossed_hour(4, 1000.0, 1001.0).then_some("daily"));
+    }
+}
