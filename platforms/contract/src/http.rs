@@ -199,3 +199,162 @@ impl Transport for TlsTransport {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::pki_types::PrivateKeyDer;
+    use std::net::TcpListener;
+    use std::path::PathBuf;
+    use std::process::Command;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("hermes-http-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// A self-signed cert for localhost/127.0.0.1, or `None` without the openssl CLI.
+    fn self_signed(dir: &Path) -> Option<(PathBuf, PathBuf)> {
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        let status = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+            ])
+            .args(["-nodes", "-subj", "/CN=localhost", "-days", "2"])
+            .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+            // webpki refuses a CA certificate as the server's own (CaUsedAsEndEntity).
+            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output();
+        match status {
+            Ok(o) if o.status.success() => Some((cert, key)),
+            _ => {
+                println!("skipping: the openssl CLI is missing or failed");
+                None
+            }
+        }
+    }
+
+    /// Serves `200 ok` over TLS on loopback until the process ends; returns the port.
+    fn serve(cert: &Path, key: &Path) -> u16 {
+        let certs: Vec<_> = CertificateDer::pem_file_iter(cert)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let key = PrivateKeyDer::from_pem_file(key).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        let config = Arc::new(config);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for tcp in listener.incoming().flatten() {
+                let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
+                let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+                let mut tls = StreamOwned::new(conn, tcp);
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                if request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let ua_ok = String::from_utf8_lossy(&request).contains(&user_agent());
+                    let body = if ua_ok { "ok" } else { "ua" };
+                    let _ = write!(
+                        tls,
+                        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{body}"
+                    );
+                    let _ = tls.flush();
+                    tls.conn.send_close_notify();
+                    let _ = tls.flush();
+                }
+            }
+        });
+        port
+    }
+
+    #[test]
+    fn extra_roots_from_ssl_cert_file_are_trusted() {
+        let dir = temp_dir("roots");
+        let Some((cert, key)) = self_signed(&dir) else {
+            return;
+        };
+        let port = serve(&cert, &key);
+        let url = format!("https://127.0.0.1:{port}/");
+        // Direct connection whatever the environment says about proxies.
+        let opts = AgentOptions {
+            global_timeout: Some(Duration::from_secs(20)),
+            ..Default::default()
+        };
+
+        let plain = HttpContext::new(None).unwrap();
+        let err = plain
+            .agent(&opts)
+            .get(&url)
+            .config()
+            .proxy(None)
+            .build()
+            .call();
+        let err = format!(
+            "{:?}",
+            err.expect_err("self-signed cert accepted without SSL_CERT_FILE")
+        );
+        assert!(err.contains("UnknownIssuer"), "{err}");
+
+        let trusting = HttpContext::new(Some(&cert)).unwrap();
+        let mut resp = trusting
+            .agent(&opts)
+            .get(&url)
+            .config()
+            .proxy(None)
+            .build()
+            .call()
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.body_mut().read_to_string().unwrap(), "ok");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn bad_cert_files_are_errors_naming_the_path() {
+        let dir = temp_dir("bad");
+        let missing = dir.join("missing.pem");
+        let err = HttpContext::new(Some(&missing)).err().unwrap();
+        assert!(err.contains("missing.pem"), "{err}");
+
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "").unwrap();
+        let err = HttpContext::new(Some(&empty)).err().unwrap();
+        assert!(err.contains("empty.pem") && err.contains("no PEM"), "{err}");
+
+        let junk = dir.join("junk.pem");
+        std::fs::write(&junk, "not a certificate\n").unwrap();
+        assert!(HttpContext::new(Some(&junk)).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn user_agent_names_the_version() {
+        assert_eq!(
+            user_agent(),
+            format!("hermes-lite/{}", env!("CARGO_PKG_VERSION"))
+        );
+    }
+}

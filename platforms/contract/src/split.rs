@@ -507,7 +507,7 @@ mod tests {
         let mut text = String::new();
         while text.len() < 100_000 {
             text.push_str(para);
-            if text.len() % 7 == 0 {
+            if text.len().is_multiple_of(7) {
                 text.push_str("```js\nconsole.log('x');\n```\n");
             }
         }
