@@ -13,7 +13,11 @@ use crate::api::{Api, ApiError, SHORT_BODY_LIMIT};
 use crate::config::ReplyToMode;
 use crate::format;
 use crate::poll::PollState;
+use crate::upload::{self, Multipart};
 use crate::wire::{Body, SentMessage, array};
+
+/// The Bot API's upload limit for bots.
+const MAX_UPLOAD_BYTES: u64 = 50 * 1024 * 1024;
 
 /// Telegram's message limit, in UTF-16 code units.
 pub const MAX_MESSAGE_LEN: usize = 4096;
@@ -22,6 +26,8 @@ pub const MAX_MESSAGE_LEN: usize = 4096;
 pub struct TelegramAdapter {
     pub(crate) api: Api,
     pub(crate) agent: ureq::Agent,
+    /// Like `agent`, with room for a 50 MB upload.
+    pub(crate) upload_agent: ureq::Agent,
     pub(crate) reply_to_mode: ReplyToMode,
     pub(crate) capabilities: Capabilities,
     pub(crate) state: PollState,
@@ -214,12 +220,70 @@ impl Adapter for TelegramAdapter {
 
     fn send_media(
         &self,
-        _chat: &ChatRef,
-        _media: &OutboundMedia,
-        _opts: &SendOptions,
+        chat: &ChatRef,
+        media: &OutboundMedia,
+        opts: &SendOptions,
     ) -> Result<String, SendError> {
-        // TODO: sendPhoto/sendDocument/sendVoice as multipart uploads (P9).
-        Err(SendError::Fatal("media sending not implemented yet".into()))
+        let path = std::path::Path::new(&media.path);
+        let size = std::fs::metadata(path)
+            .map_err(|e| SendError::Fatal(format!("cannot read {}: {e}", media.path)))?
+            .len();
+        if size > MAX_UPLOAD_BYTES {
+            return Err(SendError::Fatal(format!(
+                "{} is {size} bytes; bots may upload at most 50 MB",
+                media.path
+            )));
+        }
+        let bytes = std::fs::read(path)
+            .map_err(|e| SendError::Fatal(format!("cannot read {}: {e}", media.path)))?;
+        let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+        let (method, field) = upload::method_for(media.kind);
+        let reply_to = self.reply_to(opts);
+        let send = |caption: Option<(String, bool)>| {
+            let mut fields: Vec<(&str, String)> = vec![("chat_id", chat.chat_id.clone())];
+            if let Some(thread) = &chat.thread_id {
+                fields.push(("message_thread_id", thread.clone()));
+            }
+            if let Some((caption, v2)) = caption {
+                fields.push(("caption", caption));
+                if v2 {
+                    fields.push(("parse_mode", "MarkdownV2".into()));
+                }
+            }
+            if let Some(reply) = reply_to {
+                let params = Body::new()
+                    .id("message_id", reply)
+                    .bool("allow_sending_without_reply", true);
+                fields.push(("reply_parameters", params.to_json()));
+            }
+            if !opts.buttons.is_empty() {
+                fields.push((
+                    "reply_markup",
+                    miniserde::json::to_string(&keyboard(&opts.buttons)),
+                ));
+            }
+            let form = Multipart::new(&fields, (field, file_name, &bytes));
+            let text =
+                self.api
+                    .call_multipart(&self.upload_agent, method, form, SHORT_BODY_LIMIT)?;
+            let sent: crate::wire::Envelope<SentMessage> = miniserde::json::from_str(&text)
+                .map_err(|_| ApiError::Decode(format!("{method}: unexpected result")))?;
+            sent.result
+                .map(|m| m.message_id.to_string())
+                .ok_or_else(|| ApiError::Decode(format!("{method}: no result")))
+        };
+        let caption = media.caption.as_deref().filter(|c| !c.trim().is_empty());
+        let first = match caption {
+            Some(c) if !opts.plain => send(Some((format::to_v2(c), true))),
+            Some(c) => send(Some((c.to_string(), false))),
+            None => send(None),
+        };
+        match (first, caption) {
+            (Err(e), Some(c)) if !opts.plain && e.is_bad_request("can't parse entities") => {
+                send(Some((format::to_plain(c), false))).map_err(|e| e.to_send_error())
+            }
+            (result, _) => result.map_err(|e| e.to_send_error()),
+        }
     }
 
     fn set_commands(&self, commands: &[BotCommand]) -> Result<(), SendError> {

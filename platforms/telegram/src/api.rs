@@ -9,7 +9,8 @@ use std::time::Duration;
 use hermes_platform::SendError;
 use miniserde::Deserialize;
 
-use crate::wire::{Body, Envelope};
+use crate::upload::Multipart;
+use crate::wire::{Body, Envelope, Head};
 
 /// Bodies of short calls are small; `getUpdates` can carry many large messages.
 pub(crate) const SHORT_BODY_LIMIT: u64 = 4 * 1024 * 1024;
@@ -215,44 +216,68 @@ impl Api {
         let response = agent
             .post(&self.url(method))
             .content_type("application/json")
-            .send(body.to_json())
-            .map_err(|e| network_error(method, &e, false))?;
-        let status = response.status().as_u16();
-        let text = response
-            .into_body()
-            .with_config()
-            .limit(limit)
-            .lossy_utf8(true)
-            .read_to_string()
-            .map_err(|e| network_error(method, &e, true))?;
-        let envelope: Option<Envelope<miniserde::json::Value>> =
-            miniserde::json::from_str(&text).ok();
-        let ok = envelope.as_ref().and_then(|e| e.ok).unwrap_or(false);
-        if (200..300).contains(&status) && ok {
-            return Ok(text);
-        }
-        let (code, description, retry_after) = match envelope {
-            Some(e) => (
-                e.error_code
-                    .and_then(|c| u16::try_from(c).ok())
-                    .unwrap_or(status),
-                e.description.unwrap_or_default(),
-                e.parameters
-                    .and_then(|p| p.retry_after)
-                    .map(Duration::from_secs),
-            ),
-            None => (status, text.chars().take(200).collect(), None),
-        };
-        // A 2xx without `ok: true` is not an answer the Bot API gives; treat it as a bad answer.
-        if (200..300).contains(&status) && code == status {
-            return Err(ApiError::Decode(format!("{method}: {description}")));
-        }
-        Err(ApiError::Status {
-            code,
-            description,
-            retry_after,
-        })
+            .send(body.to_json());
+        read_answer(method, response, limit)
     }
+
+    /// Calls `method` with a `multipart/form-data` body (file uploads).
+    pub fn call_multipart(
+        &self,
+        agent: &ureq::Agent,
+        method: &str,
+        form: Multipart,
+        limit: u64,
+    ) -> Result<String, ApiError> {
+        let response = agent
+            .post(&self.url(method))
+            .content_type(form.content_type())
+            .send(form.into_bytes());
+        read_answer(method, response, limit)
+    }
+}
+
+/// Reads an answer and returns its text when Telegram said `ok`.
+fn read_answer(
+    method: &str,
+    response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    limit: u64,
+) -> Result<String, ApiError> {
+    let response = response.map_err(|e| network_error(method, &e, false))?;
+    let status = response.status().as_u16();
+    let text = response
+        .into_body()
+        .with_config()
+        .limit(limit)
+        .lossy_utf8(true)
+        .read_to_string()
+        .map_err(|e| network_error(method, &e, true))?;
+    // The status fields only: `result` is skipped here and decoded once by the caller.
+    let envelope: Option<Head> = miniserde::json::from_str(&text).ok();
+    let ok = envelope.as_ref().and_then(|e| e.ok).unwrap_or(false);
+    if (200..300).contains(&status) && ok {
+        return Ok(text);
+    }
+    let (code, description, retry_after) = match envelope {
+        Some(e) => (
+            e.error_code
+                .and_then(|c| u16::try_from(c).ok())
+                .unwrap_or(status),
+            e.description.unwrap_or_default(),
+            e.parameters
+                .and_then(|p| p.retry_after)
+                .map(Duration::from_secs),
+        ),
+        None => (status, text.chars().take(200).collect(), None),
+    };
+    // A 2xx without `ok: true` is not an answer the Bot API gives; treat it as a bad answer.
+    if (200..300).contains(&status) && code == status {
+        return Err(ApiError::Decode(format!("{method}: {description}")));
+    }
+    Err(ApiError::Status {
+        code,
+        description,
+        retry_after,
+    })
 }
 
 /// Sorts a ureq error into "surely not sent" and "maybe sent". Without `reading`, only errors

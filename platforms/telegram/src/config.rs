@@ -63,7 +63,12 @@ pub fn configure(settings: &Settings) -> Configured<TelegramConfig> {
         return Configured::Off;
     }
     if token.is_none() && enabled != Some(true) {
-        return Configured::Off;
+        // A mistyped `enabled` is still worth reporting.
+        return if errors.is_empty() {
+            Configured::Off
+        } else {
+            Configured::Invalid(errors)
+        };
     }
     let token = match token {
         Some(t) if t.value.trim().contains(char::is_whitespace) || t.value.trim().contains('/') => {

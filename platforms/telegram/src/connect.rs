@@ -17,6 +17,7 @@ use crate::wire::{Body, User};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const SHORT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(300);
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(120);
 /// How much longer than the poll timeout an HTTP poll may take before it counts as stalled.
 const POLL_GRACE: Duration = Duration::from_secs(15);
@@ -124,6 +125,12 @@ pub fn connect(
     Ok(Arc::new(TelegramAdapter {
         api,
         agent: short_agent,
+        upload_agent: ctx.http.agent(&AgentOptions {
+            connect_timeout: Some(CONNECT_TIMEOUT),
+            global_timeout: Some(UPLOAD_TIMEOUT),
+            proxy: config.proxy.clone(),
+            ..AgentOptions::default()
+        }),
         reply_to_mode: config.reply_to_mode,
         capabilities: TelegramAdapter::capabilities(),
         state,

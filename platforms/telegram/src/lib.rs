@@ -13,6 +13,7 @@ mod format;
 mod inbound;
 mod media;
 mod poll;
+mod upload;
 mod wire;
 
 #[cfg(test)]

@@ -33,8 +33,7 @@ pub(crate) fn files_of(message: &Message, max_bytes: u64) -> Vec<PendingFile> {
     if let Some(sizes) = &message.photo {
         let fitting = sizes
             .iter()
-            .filter(|p| p.file_size.is_none_or(|s| s <= max_bytes))
-            .next_back();
+            .rfind(|p| p.file_size.is_none_or(|s| s <= max_bytes));
         if let Some(photo) = fitting.or(sizes.first()) {
             files.push(PendingFile {
                 file_id: photo.file_id.clone(),

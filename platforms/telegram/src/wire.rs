@@ -7,11 +7,16 @@
 use miniserde::Deserialize;
 use miniserde::json::{Number, Object, Value};
 
-/// Every Bot API answer: `{"ok": true, "result": ...}` or `{"ok": false, "error_code": ...}`.
+/// A successful Bot API answer: `{"ok": true, "result": ...}` (the status is read by [`Head`]).
 #[derive(Deserialize, Debug)]
 pub(crate) struct Envelope<T> {
-    pub ok: Option<bool>,
     pub result: Option<T>,
+}
+
+/// An answer's status fields without its `result`.
+#[derive(Deserialize, Debug)]
+pub(crate) struct Head {
+    pub ok: Option<bool>,
     pub description: Option<String>,
     pub error_code: Option<i64>,
     pub parameters: Option<ResponseParameters>,

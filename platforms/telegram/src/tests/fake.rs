@@ -109,7 +109,7 @@ impl FakeApi {
                 || path.starts_with(&format!("/file/bot{TOKEN}/"));
             self.requests.lock().unwrap().push(Request {
                 method: method.clone(),
-                body: String::from_utf8(body).unwrap(),
+                body: String::from_utf8_lossy(&body).into_owned(),
             });
             let (status, answer) = if token_ok {
                 self.answer(&method)
@@ -152,7 +152,7 @@ impl FakeApi {
             }
             "getFile" => (200, r#"{"ok":true,"result":{"file_id":"f","file_size":5,"file_path":"photos/file_1.jpg"}}"#.into()),
             "file_1.jpg" => (200, "JPEG!".into()),
-            "sendMessage" => (200, r#"{"ok":true,"result":{"message_id":777,"chat":{"id":1,"type":"private"},"date":1}}"#.into()),
+            "sendMessage" | "sendPhoto" | "sendDocument" | "sendVoice" => (200, r#"{"ok":true,"result":{"message_id":777,"chat":{"id":1,"type":"private"},"date":1}}"#.into()),
             _ => (200, r#"{"ok":true,"result":true}"#.into()),
         }
     }

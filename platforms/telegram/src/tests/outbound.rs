@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use hermes_platform::{Adapter, BotCommand, Button, ChatRef, SendError, SendOptions};
+use hermes_platform::{
+    Adapter, BotCommand, Button, ChatRef, MediaKind, OutboundMedia, SendError, SendOptions,
+};
 
 use super::fake::{FakeApi, error};
 use super::polling::start;
@@ -236,5 +238,59 @@ fn typing_delete_and_commands() {
     let caps = adapter.capabilities();
     assert_eq!(caps.max_message_len, 4096);
     assert_eq!(caps.measure("😀"), 2);
+    adapter.stop();
+}
+
+#[test]
+fn send_media_uploads_the_file_and_falls_back_to_a_plain_caption() {
+    let fake = FakeApi::start();
+    let (adapter, _rx) = start(&fake, None);
+    let path =
+        std::env::temp_dir().join(format!("hermes-telegram-upload-{}.jpg", std::process::id()));
+    std::fs::write(&path, b"PICTURE-BYTES").unwrap();
+    let media = OutboundMedia {
+        path: path.to_string_lossy().into_owned(),
+        kind: MediaKind::Photo,
+        caption: Some("a *chart*".into()),
+    };
+    fake.push(
+        "sendPhoto",
+        400,
+        &error(400, "Bad Request: can't parse entities"),
+    );
+    let id = adapter
+        .send_media(&chat(), &media, &SendOptions::default())
+        .unwrap();
+    assert_eq!(id, "777");
+    let sent = fake.requests("sendPhoto");
+    assert_eq!(sent.len(), 2);
+    let file_name = path.file_name().unwrap().to_str().unwrap();
+    assert!(
+        sent[0]
+            .body
+            .contains(&format!("name=\"photo\"; filename=\"{file_name}\"")),
+        "{}",
+        sent[0].body
+    );
+    assert!(sent[0].body.contains("PICTURE-BYTES"));
+    assert!(sent[0].body.contains("MarkdownV2"));
+    assert!(
+        sent[0]
+            .body
+            .contains("name=\"message_thread_id\"\r\n\r\n12\r\n")
+    );
+    assert!(!sent[1].body.contains("MarkdownV2"));
+    assert!(sent[1].body.contains("a *chart*"));
+
+    let missing = OutboundMedia {
+        path: "/nonexistent/x.pdf".into(),
+        kind: MediaKind::Document,
+        caption: None,
+    };
+    let err = adapter
+        .send_media(&chat(), &missing, &SendOptions::default())
+        .unwrap_err();
+    assert!(matches!(err, SendError::Fatal(_)), "{err:?}");
+    let _ = std::fs::remove_file(&path);
     adapter.stop();
 }

@@ -34,6 +34,11 @@ fn enabled_without_token_is_invalid() {
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].key, "TELEGRAM_BOT_TOKEN");
     assert!(errors[0].found.is_none());
+    let s = Settings::from_pairs("telegram", &[], &[("enabled", "maybe")]);
+    let Configured::Invalid(errors) = configure(&s) else {
+        panic!("expected Invalid")
+    };
+    assert_eq!(errors[0].key, "platforms.telegram.enabled");
 }
 
 #[test]
