@@ -302,3 +302,34 @@ fn wait_sent_sees_messages_from_another_thread() {
             .is_none()
     );
 }
+
+#[test]
+fn serves_https_with_a_generated_identity() {
+    use hermes_testkit::TlsIdentity;
+    use ureq::tls::{Certificate, RootCerts, TlsConfig};
+    let Some(id) = TlsIdentity::localhost() else {
+        eprintln!("SKIPPED: openssl CLI not found; HTTPS fake not tested");
+        return;
+    };
+    let tg = FakeTelegram::start_tls(&id);
+    assert!(tg.base_url().starts_with("https://127.0.0.1:"));
+    let ca = Certificate::from_pem(id.ca_pem().as_bytes()).unwrap();
+    let tls = TlsConfig::builder()
+        .root_certs(RootCerts::new_with_certs(&[ca]))
+        .build();
+    let a: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(tls)
+        .http_status_as_error(false)
+        .build()
+        .into();
+    for _ in 0..2 {
+        let (st, body) = get(&a, &url(&tg, "getMe"));
+        assert_eq!(st, 200);
+        assert_eq!(s(at(&parse(&body), "result.username")), "hermes_test_bot");
+    }
+    tg.user_says(&Chat::private(1), &User::new(1, "A"), "over tls");
+    let (_, body) = post_json(&a, &url(&tg, "getUpdates"), r#"{"timeout":5}"#);
+    assert_eq!(s(at(&parse(&body), "result.0.message.text")), "over tls");
+    // A client that does not trust the CA is refused.
+    assert!(agent().get(url(&tg, "getMe")).call().is_err());
+}

@@ -235,10 +235,10 @@ fn handle(shared: &Shared, req: &Request, resp: &mut Responder) {
         |resp: &mut Responder| shared.closing.load(Ordering::SeqCst) || resp.peer_closed();
 
     if let Kind::Status(code, body) = &reply.kind {
-        if let Some(g) = &reply.gate {
-            if !g.wait_or(|| give_up(resp)) {
-                return resp.cut();
-            }
+        if let Some(g) = &reply.gate
+            && !g.wait_or(|| give_up(resp))
+        {
+            return resp.cut();
         }
         let secs = reply.retry_after.map(|s| s.to_string());
         let headers: Vec<(&str, &str)> = secs.iter().map(|s| ("Retry-After", s.as_str())).collect();
@@ -246,10 +246,10 @@ fn handle(shared: &Shared, req: &Request, resp: &mut Responder) {
     }
 
     if !parsed.stream {
-        if let Some(g) = &reply.gate {
-            if !g.wait_or(|| give_up(resp)) {
-                return resp.cut();
-            }
+        if let Some(g) = &reply.gate
+            && !g.wait_or(|| give_up(resp))
+        {
+            return resp.cut();
         }
         if reply.stall {
             while !give_up(resp) {
@@ -281,10 +281,10 @@ fn handle(shared: &Shared, req: &Request, resp: &mut Responder) {
                 }
                 return resp.cut();
             }
-            if let Some(g) = &reply.gate {
-                if !g.wait_or(|| give_up(resp)) {
-                    return resp.cut();
-                }
+            if let Some(g) = &reply.gate
+                && !g.wait_or(|| give_up(resp))
+            {
+                return resp.cut();
             }
         }
     }
