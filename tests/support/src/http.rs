@@ -343,7 +343,7 @@ const MAX_HEAD: usize = 64 * 1024;
 const MAX_BODY: usize = 64 * 1024 * 1024;
 
 /// Reads one request; `Ok(None)` on a clean close between requests.
-fn read_request<R: BufRead>(r: &mut R) -> io::Result<Option<(Request, bool)>> {
+fn read_request(r: &mut BufReader<Stream>) -> io::Result<Option<(Request, bool)>> {
     let mut line = String::new();
     loop {
         line.clear();
@@ -392,6 +392,12 @@ fn read_request<R: BufRead>(r: &mut R) -> io::Result<Option<(Request, bool)>> {
         headers,
         body: Vec::new(),
     };
+    if req
+        .header("expect")
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
+    {
+        r.get_mut().write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+    }
     let chunked = req
         .header("transfer-encoding")
         .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));

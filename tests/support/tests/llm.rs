@@ -345,3 +345,29 @@ fn keep_alive_serves_many_requests_on_one_connection() {
     }
     assert!(wait_until(T, || llm.requests().len() == 3));
 }
+
+#[test]
+fn expect_continue_and_chunked_request_bodies_are_understood() {
+    let llm = FakeLlm::start();
+    let mut conn = TcpStream::connect(("127.0.0.1", llm.port())).unwrap();
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let b = body("continued", false);
+    write!(
+        conn,
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    .unwrap();
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "HTTP/1.1 100 Continue\r\n");
+    let (a, rest) = b.split_at(10);
+    write!(
+        conn,
+        "{:x}\r\n{a}\r\n{:x}\r\n{rest}\r\n0\r\n\r\n",
+        a.len(),
+        rest.len()
+    )
+    .unwrap();
+    assert!(llm.wait_requests(1, T));
+    assert_eq!(llm.requests()[0].last_user(), Some("continued"));
+}

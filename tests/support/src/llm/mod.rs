@@ -136,7 +136,9 @@ impl FakeLlm {
     }
 
     /// A persistent rule: when the last user message contains `contains`, answer with `reply`.
-    /// Rules are checked in the order added, before the FIFO script.
+    /// Rules are checked in the order added, before the FIFO script. The agent's follow-up
+    /// request after a tool result has the same last user message, so a tool-call rule would
+    /// fire again on it: script tool calls with [`FakeLlm::push`] instead.
     pub fn on(&self, contains: &str, reply: Reply) {
         self.shared
             .state
