@@ -1,5 +1,6 @@
 // Copied from the project's peer survey (shared/peers/tg_server.js, PEERS.md §3); started by
 // tests/peers.rs, installed by tests/peers/install.sh (NODE_PATH=$PEERS/npm-tg/node_modules).
+// Changed here: an abandoned long poll stops polling (else it swallows the next update).
 
 // Telegram Bot API emulator on loopback: the real npm package `telegram-test-api` (4.2.1)
 // plus a thin fidelity shim (flag --raw disables it) for things strict clients choke on.
@@ -62,7 +63,12 @@ if (!raw) {
     }
     if (method === 'getUpdates') {
       const deadline = Date.now() + Math.min(Number(args.timeout || 0), 25) * 1000;
+      // A client that hung up (e.g. a gateway stopped mid-poll) must not consume updates meant
+      // for its successor: the emulator marks updates read on first fetch, whatever the offset.
+      let gone = false;
+      res.on('close', () => { gone = !res.writableEnded; });
       const poll = () => {
+        if (gone) return;
         const ups = server.getUpdates(token);
         if (ups.length || Date.now() >= deadline) return res.json({ ok: true, result: ups });
         setTimeout(poll, 100);
