@@ -67,11 +67,7 @@ fn telegram_emulator_and_llamacpp_answer_through_the_gateway_across_a_restart() 
     let before = answers_per_human(&tg.history());
 
     let status = gateway.stop();
-    assert!(
-        status.success(),
-        "gateway did not stop cleanly on SIGTERM: {status}\n{}",
-        gateway.log_tail()
-    );
+    assert!(status.success(), "gateway did not stop cleanly on SIGTERM: {status}\n{}", gateway.log_tail());
     let mut gateway = Gateway::start(&home);
     tg.send_as_human("Say thanks in one short sentence.");
     let third = wait_answer(&tg, 2, &mut gateway);
@@ -84,11 +80,7 @@ fn telegram_emulator_and_llamacpp_answer_through_the_gateway_across_a_restart() 
         "a message from before the restart was answered again\n{}",
         gateway.log_tail()
     );
-    assert_eq!(
-        after.len(),
-        3,
-        "the emulator should hold exactly three human messages"
-    );
+    assert_eq!(after.len(), 3, "the emulator should hold exactly three human messages");
     drop(gateway);
 }
 
@@ -98,19 +90,13 @@ fn wait_answer(tg: &Emulator, index: usize, gateway: &mut Gateway) -> Vec<String
     loop {
         gateway.assert_running();
         let history = tg.history();
-        if let Some(bot) = segments(&history)
-            .into_iter()
-            .nth(index)
-            .map(|(_, bot)| bot)
-        {
+        if let Some(bot) = segments(&history).into_iter().nth(index).map(|(_, bot)| bot) {
             let streaming = bot.iter().any(|t| t.trim_end().ends_with(CURSOR));
             let answers: Vec<String> = bot.iter().filter(|t| !is_notice(t)).cloned().collect();
             if !streaming && answers.iter().any(|t| !t.trim().is_empty()) {
                 for text in &answers {
                     assert!(
-                        !ERROR_PREFIXES
-                            .iter()
-                            .any(|p| text.trim_start().starts_with(p)),
+                        !ERROR_PREFIXES.iter().any(|p| text.trim_start().starts_with(p)),
                         "the gateway answered with an error instead of the model's text: {text:?}\n{}",
                         gateway.log_tail()
                     );
@@ -129,9 +115,7 @@ fn wait_answer(tg: &Emulator, index: usize, gateway: &mut Gateway) -> Vec<String
 }
 
 fn is_notice(text: &str) -> bool {
-    NOTICE_PREFIXES
-        .iter()
-        .any(|p| text.trim_start().starts_with(p))
+    NOTICE_PREFIXES.iter().any(|p| text.trim_start().starts_with(p))
 }
 
 /// One entry of the emulator's `/getUpdatesHistory`, in order of arrival (edits applied in place).
@@ -166,26 +150,15 @@ fn answers_per_human(history: &[Entry]) -> Vec<(String, Vec<String>)> {
 fn peers_dir() -> Option<PathBuf> {
     let dir = match std::env::var_os("PEERS") {
         Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-            .join(".cache/hermes-lite-peers"),
+        _ => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/hermes-lite-peers"),
     };
-    let needed = [
-        dir.join("npm-tg/node_modules/telegram-test-api/package.json"),
-        dir.join("llm-venv/bin/python"),
-    ];
+    let needed = [dir.join("npm-tg/node_modules/telegram-test-api/package.json"), dir.join("llm-venv/bin/python")];
     let missing: Vec<_> = needed.iter().filter(|p| !p.exists()).collect();
-    let node = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let node = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
     if missing.is_empty() && node {
         return Some(dir);
     }
-    let what = if node {
-        format!("missing {missing:?}")
-    } else {
-        "`node` is not on PATH".to_string()
-    };
+    let what = if node { format!("missing {missing:?}") } else { "`node` is not on PATH".to_string() };
     if std::env::var("HERMES_SKIP_PEERS").as_deref() == Ok("1") {
         // Straight to stderr: the test harness captures `eprintln!` of passing tests.
         let _ = writeln!(
@@ -203,11 +176,7 @@ fn peers_dir() -> Option<PathBuf> {
 
 /// A free loopback port chosen by the OS (released just before the peer binds it).
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A scratch directory; kept (and named) when the test fails so its logs can be read.
@@ -217,12 +186,8 @@ struct TestDir {
 
 impl TestDir {
     fn new() -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let path =
-            std::env::temp_dir().join(format!("hermes-peers-{}-{nanos}", std::process::id()));
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
+        let path = std::env::temp_dir().join(format!("hermes-peers-{}-{nanos}", std::process::id()));
         fs::create_dir_all(&path).unwrap();
         TestDir { path }
     }
@@ -246,12 +211,8 @@ struct Peer {
 impl Peer {
     fn start(name: &str, mut cmd: Command, log: &Path) -> Self {
         let log_file = File::create(log).unwrap();
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log_file.try_clone().unwrap());
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log_file.try_clone().unwrap());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         // Drains stdout into the log for the peer's whole life, so the pipe never fills.
@@ -274,11 +235,7 @@ impl Peer {
             if let Ok(Some(status)) = peer.child.try_wait() {
                 panic!("{name} exited before listening ({status}):\n{}", tail(log));
             }
-            assert!(
-                Instant::now() < deadline,
-                "{name} not listening within {PEER_START_DEADLINE:?}:\n{}",
-                tail(log)
-            );
+            assert!(Instant::now() < deadline, "{name} not listening within {PEER_START_DEADLINE:?}:\n{}", tail(log));
         }
     }
 }
@@ -320,11 +277,7 @@ struct Gateway {
 impl Gateway {
     fn start(home: &Path) -> Self {
         let log = home.join("gateway-test.log");
-        let out = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
-            .unwrap();
+        let out = OpenOptions::new().create(true).append(true).open(&log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_hermes-lite"))
             .args(["gateway", "run", "--allow-root"])
             .env_clear()
@@ -336,10 +289,7 @@ impl Gateway {
             .stderr(out)
             .spawn()
             .expect("start hermes-lite gateway");
-        let mut gateway = Gateway {
-            child: Some(child),
-            log,
-        };
+        let mut gateway = Gateway { child: Some(child), log };
         gateway.wait_ready(home);
         gateway
     }
@@ -362,10 +312,7 @@ impl Gateway {
     fn assert_running(&mut self) {
         let child = self.child.as_mut().unwrap();
         if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "the gateway exited unexpectedly ({status}):\n{}",
-                self.log_tail()
-            );
+            panic!("the gateway exited unexpectedly ({status}):\n{}", self.log_tail());
         }
     }
 
@@ -383,21 +330,14 @@ impl Gateway {
             if Instant::now() >= deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!(
-                    "gateway still running 30 s after SIGTERM:\n{}",
-                    self.log_tail()
-                );
+                panic!("gateway still running 30 s after SIGTERM:\n{}", self.log_tail());
             }
             thread::sleep(Duration::from_millis(50));
         }
     }
 
     fn log_tail(&self) -> String {
-        format!(
-            "--- gateway log ({}) ---\n{}",
-            self.log.display(),
-            tail(&self.log)
-        )
+        format!("--- gateway log ({}) ---\n{}", self.log.display(), tail(&self.log))
     }
 }
 
@@ -432,10 +372,7 @@ impl Emulator {
             .http_status_as_error(false)
             .build()
             .new_agent();
-        Emulator {
-            base: format!("http://127.0.0.1:{port}"),
-            agent,
-        }
+        Emulator { base: format!("http://127.0.0.1:{port}"), agent }
     }
 
     fn post(&self, path: &str, body: &str) -> Value {
@@ -454,10 +391,7 @@ impl Emulator {
 
     /// A private message from the user; `date` is now so the gateway's backlog rule (M12) keeps it.
     fn send_as_human(&self, text: &str) {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
         let body = format!(
             r#"{{"botToken":{},"from":{{"id":{HUMAN},"first_name":"Alice","username":"alice","is_bot":false}},"chat":{{"id":{HUMAN},"type":"private","first_name":"Alice"}},"date":{now},"text":{}}}"#,
             json::to_string(TOKEN),
@@ -470,12 +404,8 @@ impl Emulator {
     /// the bot's are its own request parameters (`chat_id`, `text`, …), with no `from`.
     fn history(&self) -> Vec<Entry> {
         let body = format!(r#"{{"token":{}}}"#, json::to_string(TOKEN));
-        let Value::Object(top) = self.post("/getUpdatesHistory", &body) else {
-            panic!("history: not an object")
-        };
-        let Some(Value::Array(items)) = top.get("result") else {
-            panic!("history: no result array")
-        };
+        let Value::Object(top) = self.post("/getUpdatesHistory", &body) else { panic!("history: not an object") };
+        let Some(Value::Array(items)) = top.get("result") else { panic!("history: no result array") };
         items
             .iter()
             .filter_map(|item| match item {

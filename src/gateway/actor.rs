@@ -29,10 +29,12 @@ pub const MAX_QUEUE: usize = 32;
 /// At most one busy acknowledgement per session in this window (M16).
 const ACK_WINDOW: Duration = Duration::from_secs(30);
 
-/// One event for an actor; `resume` when a crash interrupted its earlier turn.
+/// One event for an actor; `resume` when a crash interrupted its earlier turn, `replay` when
+/// it comes from recovery (sent while the gateway was down: it queues, never interrupts).
 pub struct Inbound {
     pub row: InboxRow,
     pub resume: bool,
+    pub replay: bool,
 }
 
 /// Work waiting for a turn: one or more inbox rows answered together.
@@ -138,7 +140,7 @@ impl ActorState {
     }
 
     async fn on_inbound(&self, inbound: Inbound) {
-        let Inbound { row, resume } = inbound;
+        let Inbound { row, resume, replay } = inbound;
         {
             let source = &row.event.source;
             *self.chat.borrow_mut() = ChatRef::new(source.chat_id.clone(), source.thread_id.clone());
@@ -159,7 +161,7 @@ impl ActorState {
             }
             return;
         }
-        if !self.busy.get() || resume {
+        if !self.busy.get() || resume || replay {
             if !self.enqueue(Pending { rows: vec![row.clone()], text, resume }) {
                 self.queue_full(&row).await;
             }

@@ -237,12 +237,13 @@ impl Signals {
     }
 }
 
-/// Removes `.clean_shutdown` at start (it is written again only by a clean stop).
-pub fn note_startup(home: &Path) {
+/// Removes `.clean_shutdown` at start (it is written again only by a clean stop). `first_run`
+/// is true when this home had no database yet.
+pub fn note_startup(home: &Path, first_run: bool) {
     let marker = home.join(".clean_shutdown");
     if marker.exists() {
         let _ = std::fs::remove_file(marker);
-    } else {
+    } else if !first_run {
         log::info!("the previous run did not stop cleanly; unfinished work is being recovered");
     }
 }

@@ -167,6 +167,14 @@ pub struct RunOptions {
 
 /// Runs the gateway until a signal stops it; returns the process exit code.
 pub fn run(config: Config, platforms: Vec<Box<dyn hermes_platform::PlatformConfig>>, options: RunOptions) -> i32 {
+    // First, so a SIGTERM during startup is a graceful stop and not the default kill.
+    let signals = match lifecycle::Signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("cannot install signal handlers: {e}");
+            return exit::ERROR;
+        }
+    };
     let lock = match lifecycle::acquire(&config.home, options.replace) {
         Ok(lock) => lock,
         Err(message) => {
@@ -175,7 +183,7 @@ pub fn run(config: Config, platforms: Vec<Box<dyn hermes_platform::PlatformConfi
             return exit::ERROR;
         }
     };
-    let code = runtime::block_on(serve(config, platforms, &lock));
+    let code = runtime::block_on(serve(config, platforms, &lock, signals));
     lock.release();
     code
 }
@@ -184,7 +192,9 @@ async fn serve(
     config: Config,
     platforms: Vec<Box<dyn hermes_platform::PlatformConfig>>,
     lock: &lifecycle::HomeLock,
+    signals: lifecycle::Signals,
 ) -> i32 {
+    let first_run = !config.home.join("lite.db").exists();
     let state = lifecycle::StateFile::new(&config.home);
     state.write("starting", &[]);
     let store = match Store::open(&config.home.join("lite.db")) {
@@ -232,14 +242,7 @@ async fn serve(
         started: Instant::now(),
     });
 
-    let signals = match lifecycle::Signals::install() {
-        Ok(s) => s,
-        Err(e) => {
-            log::error!("cannot install signal handlers: {e}");
-            return exit::ERROR;
-        }
-    };
-    lifecycle::note_startup(&gw.config.home);
+    lifecycle::note_startup(&gw.config.home, first_run);
 
     // Inbound: every platform hands batches to one bounded channel (backpressure: a full
     // channel stops the pollers, not memory growth).

@@ -71,7 +71,7 @@ pub async fn platform_ready(gw: &Rc<Gateway>, platform: &str) {
             continue;
         }
         resumed += 1;
-        dispatch(gw, row, resume).await;
+        dispatch(gw, row, resume, true).await;
     }
     if resumed > 0 {
         log::info!("{platform}: recovered {resumed} unfinished message(s)");
@@ -90,7 +90,7 @@ pub async fn platform_ready(gw: &Rc<Gateway>, platform: &str) {
         .await
     {
         for row in rows {
-            dispatch(gw, row, false).await;
+            dispatch(gw, row, false, true).await;
         }
     }
 }

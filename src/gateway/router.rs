@@ -96,13 +96,13 @@ pub async fn run(gw: Rc<Gateway>, rx: async_channel::Receiver<InboundBatch>) {
             continue; // journaled: recovery or the next start handles them
         }
         for row in rows {
-            dispatch(&gw, row, false).await;
+            dispatch(&gw, row, false, false).await;
         }
     }
 }
 
 /// Routes one journaled event: backlog check, authorization, then the session's actor.
-pub async fn dispatch(gw: &Rc<Gateway>, row: InboxRow, resume: bool) {
+pub async fn dispatch(gw: &Rc<Gateway>, row: InboxRow, resume: bool, replay: bool) {
     if !gw.claim(row.id) {
         return;
     }
@@ -168,7 +168,7 @@ pub async fn dispatch(gw: &Rc<Gateway>, row: InboxRow, resume: bool) {
         gw.wait_actor_exit().await;
     };
     let id = row.id;
-    if !handle.deliver(Inbound { row, resume }).await {
+    if !handle.deliver(Inbound { row, resume, replay }).await {
         log::warn!("session {key}: actor gone; inbox row {id} waits for the next start");
     }
 }

@@ -119,12 +119,18 @@ pub async fn run(state: Rc<ActorState>, job: Pending) {
     let budget =
         gw.config.model.context_length.map_or(DEFAULT_HISTORY_CHARS, |t| (t as usize).saturating_mul(3) * 3 / 4);
     let (sid, pid, stored_text) = (session_id.clone(), primary.id, user_text.clone());
+    let joined: Vec<i64> = ids[1..].to_vec();
     let history = gw
         .store
         .call(move |tx| {
             if messages::user_message_for_inbox(tx, &sid, pid)?.is_none() {
                 let m = NewMessage { inbox_id: Some(pid), ..NewMessage::new("user", stored_text) };
                 messages::append(tx, &sid, &m, store::now())?;
+                // Rows joined into this turn now live in the stored message: a rerun after a
+                // crash answers them through the first row, never on their own again.
+                for id in &joined {
+                    inbox::set_state(tx, *id, InboxState::Done)?;
+                }
             }
             messages::recent(tx, &sid, budget, MAX_HISTORY_ROWS)
         })

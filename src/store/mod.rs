@@ -179,6 +179,7 @@ pub fn now() -> f64 {
 #[cfg(test)]
 pub(crate) mod test_support {
     use super::*;
+    use std::path::PathBuf;
 
     /// A store in a fresh temporary directory; the directory is removed on drop.
     pub struct TempStore {

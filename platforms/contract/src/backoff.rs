@@ -23,11 +23,7 @@ pub struct Backoff {
 
 impl Backoff {
     pub fn new(base: Duration, max: Duration) -> Self {
-        Backoff {
-            base,
-            max,
-            attempts: 0,
-        }
+        Backoff { base, max, attempts: 0 }
     }
 
     /// The delay before the next attempt; counts the attempt.
@@ -69,10 +65,7 @@ thread_local! {
 
 fn seed() -> u64 {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos() as u64;
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos() as u64;
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(nanos);
     std::hash::Hash::hash(&std::thread::current().id(), &mut h);
@@ -113,24 +106,16 @@ mod tests {
         // Every tenth of the interval gets hit.
         for bucket in 0..10 {
             let lo = bucket as f64 / 10.0;
-            assert!(
-                samples.iter().any(|&x| x >= lo && x < lo + 0.1),
-                "bucket {bucket} empty"
-            );
+            assert!(samples.iter().any(|&x| x >= lo && x < lo + 0.1), "bucket {bucket} empty");
         }
-        let distinct: std::collections::HashSet<u64> =
-            samples.iter().map(|x| x.to_bits()).collect();
+        let distinct: std::collections::HashSet<u64> = samples.iter().map(|x| x.to_bits()).collect();
         assert!(distinct.len() > 9_900);
     }
 
     #[test]
     fn threads_get_different_streams() {
-        let a: Vec<u64> = std::thread::spawn(|| (0..4).map(|_| next_u64()).collect())
-            .join()
-            .unwrap();
-        let b: Vec<u64> = std::thread::spawn(|| (0..4).map(|_| next_u64()).collect())
-            .join()
-            .unwrap();
+        let a: Vec<u64> = std::thread::spawn(|| (0..4).map(|_| next_u64()).collect()).join().unwrap();
+        let b: Vec<u64> = std::thread::spawn(|| (0..4).map(|_| next_u64()).collect()).join().unwrap();
         assert_ne!(a, b);
     }
 

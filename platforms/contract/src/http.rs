@@ -16,8 +16,8 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConnection, StreamOwned};
 use ureq::unversioned::resolver::DefaultResolver;
 use ureq::unversioned::transport::{
-    Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout,
-    TcpConnector, Transport, TransportAdapter,
+    Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, TcpConnector,
+    Transport, TransportAdapter,
 };
 
 /// Shared TLS client configuration; cheap to clone.
@@ -53,9 +53,7 @@ impl HttpContext {
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         if let Some(path) = ssl_cert_file {
             for cert in read_pem_certs(path)? {
-                roots.add(cert).map_err(|e| {
-                    format!("SSL_CERT_FILE {}: bad certificate: {e}", path.display())
-                })?;
+                roots.add(cert).map_err(|e| format!("SSL_CERT_FILE {}: bad certificate: {e}", path.display()))?;
             }
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -89,9 +87,7 @@ impl HttpContext {
         let connector =
             ().chain(ConnectProxyConnector::default())
                 .chain(TcpConnector::default())
-                .chain(TlsConnector {
-                    config: self.tls.clone(),
-                });
+                .chain(TlsConnector { config: self.tls.clone() });
         ureq::Agent::with_parts(builder.build(), connector, DefaultResolver::default())
     }
 }
@@ -101,9 +97,7 @@ impl HttpContext {
 fn read_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let what = |e: &dyn fmt::Display| format!("SSL_CERT_FILE {}: {e}", path.display());
     let bytes = std::fs::read(path).map_err(|e| what(&e))?;
-    let certs = CertificateDer::pem_slice_iter(&bytes)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| what(&e))?;
+    let certs = CertificateDer::pem_slice_iter(&bytes).collect::<Result<Vec<_>, _>>().map_err(|e| what(&e))?;
     if certs.is_empty() {
         return Err(what(&"no PEM certificate in the file"));
     }
@@ -124,39 +118,22 @@ impl fmt::Debug for TlsConnector {
 impl<In: Transport> Connector<In> for TlsConnector {
     type Out = Either<In, TlsTransport>;
 
-    fn connect(
-        &self,
-        details: &ConnectionDetails,
-        chained: Option<In>,
-    ) -> Result<Option<Self::Out>, ureq::Error> {
+    fn connect(&self, details: &ConnectionDetails, chained: Option<In>) -> Result<Option<Self::Out>, ureq::Error> {
         let Some(transport) = chained else {
             return Ok(None);
         };
         if !details.needs_tls() || transport.is_tls() {
             return Ok(Some(Either::A(transport)));
         }
-        let host = details
-            .uri
-            .host()
-            .ok_or(ureq::Error::Tls("no host in uri"))?;
-        let host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
-        let name =
-            ServerName::try_from(host).map_err(|_| ureq::Error::Tls("invalid TLS server name"))?;
+        let host = details.uri.host().ok_or(ureq::Error::Tls("no host in uri"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        let name = ServerName::try_from(host).map_err(|_| ureq::Error::Tls("invalid TLS server name"))?;
         let mut conn = ClientConnection::new(self.config.clone(), name)?;
         let mut sock = TransportAdapter::new(transport.boxed(), details.current_time.clone());
         sock.set_timeout(details.timeout);
         conn.complete_io(&mut sock)?;
-        let buffers = LazyBuffers::new(
-            details.config.input_buffer_size(),
-            details.config.output_buffer_size(),
-        );
-        Ok(Some(Either::B(TlsTransport {
-            buffers,
-            stream: StreamOwned { conn, sock },
-        })))
+        let buffers = LazyBuffers::new(details.config.input_buffer_size(), details.config.output_buffer_size());
+        Ok(Some(Either::B(TlsTransport { buffers, stream: StreamOwned { conn, sock } })))
     }
 }
 
@@ -218,14 +195,7 @@ mod tests {
     fn self_signed(dir: &Path) -> Option<(PathBuf, PathBuf)> {
         let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
         let status = Command::new("openssl")
-            .args([
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-            ])
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
             .args(["-nodes", "-subj", "/CN=localhost", "-days", "2"])
             .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
             // webpki refuses a CA certificate as the server's own (CaUsedAsEndEntity).
@@ -246,10 +216,7 @@ mod tests {
 
     /// Serves `200 ok` over TLS on loopback until the process ends; returns the port.
     fn serve(cert: &Path, key: &Path) -> u16 {
-        let certs: Vec<_> = CertificateDer::pem_file_iter(cert)
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
+        let certs: Vec<_> = CertificateDer::pem_file_iter(cert).unwrap().map(Result::unwrap).collect();
         let key = PrivateKeyDer::from_pem_file(key).unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
@@ -277,10 +244,7 @@ mod tests {
                 if request.windows(4).any(|w| w == b"\r\n\r\n") {
                     let ua_ok = String::from_utf8_lossy(&request).contains(&user_agent());
                     let body = if ua_ok { "ok" } else { "ua" };
-                    let _ = write!(
-                        tls,
-                        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{body}"
-                    );
+                    let _ = write!(tls, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{body}");
                     let _ = tls.flush();
                     tls.conn.send_close_notify();
                     let _ = tls.flush();
@@ -299,34 +263,15 @@ mod tests {
         let port = serve(&cert, &key);
         let url = format!("https://127.0.0.1:{port}/");
         // Direct connection whatever the environment says about proxies.
-        let opts = AgentOptions {
-            global_timeout: Some(Duration::from_secs(20)),
-            ..Default::default()
-        };
+        let opts = AgentOptions { global_timeout: Some(Duration::from_secs(20)), ..Default::default() };
 
         let plain = HttpContext::new(None).unwrap();
-        let err = plain
-            .agent(&opts)
-            .get(&url)
-            .config()
-            .proxy(None)
-            .build()
-            .call();
-        let err = format!(
-            "{:?}",
-            err.expect_err("self-signed cert accepted without SSL_CERT_FILE")
-        );
+        let err = plain.agent(&opts).get(&url).config().proxy(None).build().call();
+        let err = format!("{:?}", err.expect_err("self-signed cert accepted without SSL_CERT_FILE"));
         assert!(err.contains("UnknownIssuer"), "{err}");
 
         let trusting = HttpContext::new(Some(&cert)).unwrap();
-        let mut resp = trusting
-            .agent(&opts)
-            .get(&url)
-            .config()
-            .proxy(None)
-            .build()
-            .call()
-            .unwrap();
+        let mut resp = trusting.agent(&opts).get(&url).config().proxy(None).build().call().unwrap();
         assert_eq!(resp.status(), 200);
         assert_eq!(resp.body_mut().read_to_string().unwrap(), "ok");
         let _ = std::fs::remove_dir_all(&dir);
@@ -352,9 +297,6 @@ mod tests {
 
     #[test]
     fn user_agent_names_the_version() {
-        assert_eq!(
-            user_agent(),
-            format!("hermes-lite/{}", env!("CARGO_PKG_VERSION"))
-        );
+        assert_eq!(user_agent(), format!("hermes-lite/{}", env!("CARGO_PKG_VERSION")));
     }
 }

@@ -45,8 +45,8 @@ pub mod settings;
 pub mod split;
 
 pub use adapter::{
-    Adapter, BotCommand, Button, Capabilities, ChatRef, Dialect, LenUnit, MediaKind, OutboundMedia,
-    SendError, SendOptions,
+    Adapter, BotCommand, Button, Capabilities, ChatRef, Dialect, LenUnit, MediaKind, OutboundMedia, SendError,
+    SendOptions,
 };
 pub use connect::{ConnectContext, ConnectError, PlatformConfig};
 pub use event::{ChatType, EventKind, Media, MessageEvent, ReplyTo, Source};

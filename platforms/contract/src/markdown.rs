@@ -70,17 +70,7 @@ fn block_line(line: &str, mode: Mode) -> String {
     if (1..=6).contains(&hashes) && trimmed[hashes..].starts_with(' ') {
         let text = trimmed[hashes..].trim().trim_end_matches('#').trim_end();
         return if v2 {
-            format!(
-                "*{}*",
-                inline(
-                    text,
-                    mode,
-                    Styles {
-                        bold: true,
-                        ..Styles::default()
-                    }
-                )
-            )
+            format!("*{}*", inline(text, mode, Styles { bold: true, ..Styles::default() }))
         } else {
             inline(text, mode, Styles::default())
         };
@@ -96,10 +86,7 @@ fn block_line(line: &str, mode: Mode) -> String {
     let digits = trimmed.bytes().take_while(u8::is_ascii_digit).count();
     if (1..=9).contains(&digits) {
         let after = &trimmed[digits..];
-        if let Some(rest) = after
-            .strip_prefix(". ")
-            .or_else(|| after.strip_prefix(") "))
-        {
+        if let Some(rest) = after.strip_prefix(". ").or_else(|| after.strip_prefix(") ")) {
             let dot = if v2 { "\\." } else { "." };
             let body = inline(rest, mode, Styles::default());
             return format!("{indent}{}{dot} {body}", &trimmed[..digits]);
@@ -111,9 +98,7 @@ fn block_line(line: &str, mode: Mode) -> String {
         return if v2 { format!(">{body}") } else { body };
     }
     if !trimmed.is_empty()
-        && trimmed
-            .chars()
-            .all(|c| c == '-' || c == '*' || c == '_' || c == ' ')
+        && trimmed.chars().all(|c| c == '-' || c == '*' || c == '_' || c == ' ')
         && trimmed.chars().filter(|c| !c.is_whitespace()).count() >= 3
     {
         return "——".to_string();
@@ -146,9 +131,7 @@ fn inline(text: &str, mode: Mode, open: Styles) -> String {
                 || slice(i, (i + 7).min(chars.len())).starts_with("http://"))
             && !prev.is_some_and(char::is_alphanumeric)
         {
-            let end = (i..chars.len())
-                .find(|&j| chars[j].is_whitespace())
-                .unwrap_or(chars.len());
+            let end = (i..chars.len()).find(|&j| chars[j].is_whitespace()).unwrap_or(chars.len());
             out.push_str(&literal(&slice(i, end), mode));
             i = end;
             continue;
@@ -164,11 +147,7 @@ fn inline(text: &str, mode: Mode, open: Styles) -> String {
                 match close {
                     Some(j) => {
                         let code = slice(i + run, j);
-                        let code = if code.trim().is_empty() {
-                            code
-                        } else {
-                            code.trim().to_string()
-                        };
+                        let code = if code.trim().is_empty() { code } else { code.trim().to_string() };
                         if v2 {
                             out.push_str(&format!("`{}`", escape_code(&code)));
                         } else {
@@ -216,13 +195,8 @@ fn inline(text: &str, mode: Mode, open: Styles) -> String {
                 };
                 // Underscores inside words (snake_case) are never emphasis.
                 let word_inside = c == '_' && prev.is_some_and(char::is_alphanumeric);
-                let opens =
-                    allowed && !word_inside && at(i + width).is_some_and(|n| !n.is_whitespace());
-                let close = if opens {
-                    find_closing(&chars, i + width, c, width)
-                } else {
-                    None
-                };
+                let opens = allowed && !word_inside && at(i + width).is_some_and(|n| !n.is_whitespace());
+                let close = if opens { find_closing(&chars, i + width, c, width) } else { None };
                 match (style, close) {
                     (Some(style), Some(j)) => {
                         let mut inner_open = open;
@@ -321,11 +295,7 @@ fn find_closing(chars: &[char], from: usize, c: char, width: usize) -> Option<us
         let run = chars[j..].iter().take_while(|&&x| x == c).count();
         if run >= width && j > from && !chars[j - 1].is_whitespace() {
             let after = chars.get(j + width).copied();
-            let ok = if c == '_' {
-                !after.is_some_and(char::is_alphanumeric)
-            } else {
-                true
-            };
+            let ok = if c == '_' { !after.is_some_and(char::is_alphanumeric) } else { true };
             // Prefer the delimiter of exactly this width (`**` does not close on `*`).
             if ok && (run == width || width == 2) {
                 return Some(j);
@@ -384,10 +354,7 @@ mod tests {
                 loop {
                     assert!(j < chars.len(), "unclosed code in {out:?}");
                     if chars[j] == '\\' {
-                        assert!(
-                            matches!(chars.get(j + 1), Some('\\' | '`')),
-                            "bad escape in code {out:?}"
-                        );
+                        assert!(matches!(chars.get(j + 1), Some('\\' | '`')), "bad escape in code {out:?}");
                         j += 2;
                     } else if chars[j..].starts_with(&vec!['`'; w]) {
                         break;
@@ -424,14 +391,8 @@ mod tests {
             line_start = c == '\n';
             i += 1;
         }
-        assert!(
-            stars % 2 == 0 && unders % 2 == 0 && tildes % 2 == 0,
-            "unbalanced in {out:?}"
-        );
-        assert!(
-            brackets == 0 && parens == 0,
-            "unbalanced brackets in {out:?}"
-        );
+        assert!(stars % 2 == 0 && unders % 2 == 0 && tildes % 2 == 0, "unbalanced in {out:?}");
+        assert!(brackets == 0 && parens == 0, "unbalanced brackets in {out:?}");
     }
 
     fn v2(md: &str) -> String {
@@ -442,24 +403,15 @@ mod tests {
 
     #[test]
     fn escapes_reserved_characters() {
-        assert_eq!(
-            v2("Hello. 1+1=2! (really) {x} #tag a|b"),
-            r"Hello\. 1\+1\=2\! \(really\) \{x\} \#tag a\|b"
-        );
+        assert_eq!(v2("Hello. 1+1=2! (really) {x} #tag a|b"), r"Hello\. 1\+1\=2\! \(really\) \{x\} \#tag a\|b");
         assert_eq!(v2(r"C:\path"), r"C:\\path");
         assert_eq!(v2("a - b > c"), r"a \- b \> c");
     }
 
     #[test]
     fn emphasis() {
-        assert_eq!(
-            v2("**bold** and *it* and _it2_ and ~~gone~~"),
-            "*bold* and _it_ and _it2_ and ~gone~"
-        );
-        assert_eq!(
-            v2("**bold with _italic_ inside**"),
-            "*bold with _italic_ inside*"
-        );
+        assert_eq!(v2("**bold** and *it* and _it2_ and ~~gone~~"), "*bold* and _it_ and _it2_ and ~gone~");
+        assert_eq!(v2("**bold with _italic_ inside**"), "*bold with _italic_ inside*");
         assert_eq!(v2("__strong__"), "*strong*");
     }
 
@@ -484,10 +436,7 @@ mod tests {
         assert_eq!(v2(r"`C:\dir`"), r"`C:\\dir`");
         assert_eq!(v2("``a ` b``"), r"`a \` b`");
         let md = "```rust\nfn main() { let a_b = 1.0; } // `x` \\n\n```";
-        assert_eq!(
-            v2(md),
-            "```rust\nfn main() { let a_b = 1.0; } // \\`x\\` \\\\n\n```"
-        );
+        assert_eq!(v2(md), "```rust\nfn main() { let a_b = 1.0; } // \\`x\\` \\\\n\n```");
         // An unterminated fence is closed.
         assert_eq!(v2("```\ncode"), "```\ncode\n```");
     }
@@ -506,18 +455,9 @@ mod tests {
 
     #[test]
     fn links_and_urls() {
-        assert_eq!(
-            v2("[the docs](https://x.org/a_b)"),
-            "[the docs](https://x.org/a_b)"
-        );
-        assert_eq!(
-            v2("[p](https://x.org/f(1)\\)"),
-            r"[p](https://x.org/f(1\)\\)"
-        );
-        assert_eq!(
-            v2("see https://x.org/a_b_c?q=1 ok"),
-            r"see https://x\.org/a\_b\_c?q\=1 ok"
-        );
+        assert_eq!(v2("[the docs](https://x.org/a_b)"), "[the docs](https://x.org/a_b)");
+        assert_eq!(v2("[p](https://x.org/f(1)\\)"), r"[p](https://x.org/f(1\)\\)");
+        assert_eq!(v2("see https://x.org/a_b_c?q=1 ok"), r"see https://x\.org/a\_b\_c?q\=1 ok");
         assert_eq!(v2("[**b**](http://h)"), "[*b*](http://h)");
     }
 
@@ -575,14 +515,8 @@ mod tests {
 
     #[test]
     fn plain_strips_markup() {
-        assert_eq!(
-            to_plain("# Title\n**bold** _it_ ~~s~~ `code`"),
-            "Title\nbold it s code"
-        );
-        assert_eq!(
-            to_plain("[docs](https://x.org) and 2*3=6"),
-            "docs (https://x.org) and 2*3=6"
-        );
+        assert_eq!(to_plain("# Title\n**bold** _it_ ~~s~~ `code`"), "Title\nbold it s code");
+        assert_eq!(to_plain("[docs](https://x.org) and 2*3=6"), "docs (https://x.org) and 2*3=6");
         assert_eq!(to_plain("```py\nprint('x')\n```"), "print('x')");
         assert_eq!(to_plain("- a\n1. b\n> c"), "• a\n1. b\nc");
         assert_eq!(to_plain("snake_case_words"), "snake_case_words");

@@ -26,11 +26,7 @@ pub fn split_message(text: &str, limit: usize, unit: LenUnit) -> Vec<String> {
         let parts = split_all(text, limit.saturating_sub(reserve), unit);
         let n = parts.len();
         if n.to_string().len() <= digits || digits >= 20 {
-            return parts
-                .into_iter()
-                .enumerate()
-                .map(|(i, p)| format!("{p} ({}/{n})", i + 1))
-                .collect();
+            return parts.into_iter().enumerate().map(|(i, p)| format!("{p} ({}/{n})", i + 1)).collect();
         }
         digits += 1;
     }
@@ -74,10 +70,7 @@ fn cut(s: &str, budget: usize, unit: LenUnit) -> Cut {
     // Nothing sensible fits (a tiny budget against a reopened fence): hard cut, but always
     // make progress.
     let w = window_end(s, budget, unit).max(first_char_len(s));
-    Cut {
-        head: s[..w].to_string(),
-        rest: s[w..].to_string(),
-    }
+    Cut { head: s[..w].to_string(), rest: s[w..].to_string() }
 }
 
 /// The cut with code-span and fence handling, or `None` when it would not make progress.
@@ -98,11 +91,7 @@ fn fenced_cut(s: &str, budget: usize, unit: LenUnit) -> Option<Cut> {
             if start == 0 {
                 return None;
             }
-            let b = Break {
-                head_end: start,
-                rest_start: f.line_start,
-                at_space: false,
-            };
+            let b = Break { head_end: start, rest_start: f.line_start, at_space: false };
             Some(finish(s, b, None))
         }
         Some(f) => {
@@ -119,18 +108,12 @@ fn fenced_cut(s: &str, budget: usize, unit: LenUnit) -> Option<Cut> {
 fn finish(s: &str, b: Break, fence: Option<&Fence>) -> Cut {
     match fence {
         Some(f) => {
-            let head = format!(
-                "{}\n{}",
-                s[..b.head_end].trim_end_matches(['\n', '\r']),
-                f.marker
-            );
+            let head = format!("{}\n{}", s[..b.head_end].trim_end_matches(['\n', '\r']), f.marker);
             let after = &s[b.rest_start..];
             let first_line = after.split('\n').next().unwrap_or("");
             // The block's own closing line comes right after the cut: the close we add is it.
             let rest = if is_closing(first_line, &f.marker) {
-                after[first_line.len()..]
-                    .trim_start_matches(['\n', '\r'])
-                    .to_string()
+                after[first_line.len()..].trim_start_matches(['\n', '\r']).to_string()
             } else {
                 format!("{}{}\n{after}", f.marker, f.info)
             };
@@ -145,10 +128,7 @@ fn finish(s: &str, b: Break, fence: Option<&Fence>) -> Cut {
                     rest = rest.trim_start_matches(' ');
                 }
             }
-            Cut {
-                head: head.to_string(),
-                rest: rest.to_string(),
-            }
+            Cut { head: head.to_string(), rest: rest.to_string() }
         }
     }
 }
@@ -169,32 +149,16 @@ fn choose(s: &str, budget: usize, unit: LenUnit) -> Break {
     let sep_end = (w + 1).min(s.len());
     let last = |pred: &dyn Fn(u8) -> bool| (1..sep_end).rev().find(|&i| pred(bytes[i]));
     let mut b = match last(&|c| c == b'\n') {
-        Some(p) if p > w / 2 => Break {
-            head_end: p,
-            rest_start: p + 1,
-            at_space: false,
-        },
+        Some(p) if p > w / 2 => Break { head_end: p, rest_start: p + 1, at_space: false },
         _ => match last(&|c| c == b' ' || c == b'\n') {
-            Some(p) => Break {
-                head_end: p,
-                rest_start: p + 1,
-                at_space: bytes[p] == b' ',
-            },
-            None => Break {
-                head_end: w,
-                rest_start: w,
-                at_space: false,
-            },
+            Some(p) => Break { head_end: p, rest_start: p + 1, at_space: bytes[p] == b' ' },
+            None => Break { head_end: w, rest_start: w, at_space: false },
         },
     };
     if let Some(span_start) = analyze(s, b.head_end).inside_span {
         let head_end = s[..span_start].trim_end().len();
         if head_end > 0 {
-            b = Break {
-                head_end,
-                rest_start: span_start,
-                at_space: false,
-            };
+            b = Break { head_end, rest_start: span_start, at_space: false };
         }
     }
     b
@@ -258,12 +222,7 @@ fn analyze(s: &str, at: usize) -> State {
                 continue;
             }
             if let Some((marker, info)) = opening(line) {
-                fence = Some(Fence {
-                    marker,
-                    info,
-                    line_start: i,
-                    body_start: next,
-                });
+                fence = Some(Fence { marker, info, line_start: i, body_start: next });
                 i = next;
                 continue;
             }
@@ -279,10 +238,7 @@ fn analyze(s: &str, at: usize) -> State {
                 let run = bytes[i..].iter().take_while(|&&c| c == b'`').count();
                 match closing_run(s, i + run, run) {
                     Some(end) if at > i && at < end => {
-                        return State {
-                            fence: None,
-                            inside_span: Some(i),
-                        };
+                        return State { fence: None, inside_span: Some(i) };
                     }
                     Some(end) => i = end,
                     None => i += run,
@@ -291,10 +247,7 @@ fn analyze(s: &str, at: usize) -> State {
             _ => i += 1,
         }
     }
-    State {
-        fence,
-        inside_span: None,
-    }
+    State { fence, inside_span: None }
 }
 
 /// End of the backtick run of exactly `run` that closes a span whose content starts at `from`.
@@ -352,29 +305,20 @@ mod tests {
             .enumerate()
             .map(|(i, p)| {
                 let suffix = format!(" ({}/{n})", i + 1);
-                p.strip_suffix(&suffix)
-                    .unwrap_or_else(|| panic!("no {suffix} on {p:?}"))
-                    .to_string()
+                p.strip_suffix(&suffix).unwrap_or_else(|| panic!("no {suffix} on {p:?}")).to_string()
             })
             .collect()
     }
 
     /// Content that must survive: non-whitespace chars outside fence lines.
     fn content(s: &str) -> String {
-        s.lines()
-            .filter(|l| opening(l).is_none())
-            .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
-            .collect()
+        s.lines().filter(|l| opening(l).is_none()).flat_map(|l| l.chars().filter(|c| !c.is_whitespace())).collect()
     }
 
     fn check(text: &str, limit: usize, unit: LenUnit) -> Vec<String> {
         let parts = split_message(text, limit, unit);
         for p in &parts {
-            assert!(
-                unit.measure(p) <= limit,
-                "{} > {limit}: {p:?}",
-                unit.measure(p)
-            );
+            assert!(unit.measure(p) <= limit, "{} > {limit}: {p:?}", unit.measure(p));
         }
         if parts.len() > 1 {
             let bare = unsuffix(&parts);
@@ -393,10 +337,7 @@ mod tests {
         assert!(split_message("", 10, Utf16).is_empty());
         assert_eq!(split_message("  hi  ", 10, Utf16), vec!["  hi  "]);
         assert_eq!(split_message("exactly10!", 10, Bytes), vec!["exactly10!"]);
-        assert_eq!(
-            split_head("short", 10, Chars),
-            ("short".to_string(), String::new())
-        );
+        assert_eq!(split_head("short", 10, Chars), ("short".to_string(), String::new()));
     }
 
     #[test]

@@ -4,17 +4,16 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use hermes_platform::{
-    Adapter, BotCommand, Capabilities, ChatRef, Dialect, LenUnit, Liveness, OutboundMedia,
-    SendError, SendOptions,
+    Adapter, BotCommand, Capabilities, ChatRef, Dialect, LenUnit, Liveness, OutboundMedia, SendError, SendOptions,
 };
 use miniserde::json::Value;
 
 use crate::api::{Api, ApiError, SHORT_BODY_LIMIT};
 use crate::config::ReplyToMode;
-use crate::format;
 use crate::poll::PollState;
 use crate::upload::{self, Multipart};
 use crate::wire::{Body, SentMessage, array};
+use hermes_platform::markdown;
 
 /// The Bot API's upload limit for bots.
 const MAX_UPLOAD_BYTES: u64 = 50 * 1024 * 1024;
@@ -65,9 +64,7 @@ impl TelegramAdapter {
     }
 
     fn call_ok(&self, method: &str, body: &Body) -> Result<(), ApiError> {
-        self.api
-            .call_raw(&self.agent, method, body, SHORT_BODY_LIMIT)
-            .map(|_| ())
+        self.api.call_raw(&self.agent, method, body, SHORT_BODY_LIMIT).map(|_| ())
     }
 
     fn reply_to<'a>(&self, opts: &'a SendOptions) -> Option<&'a str> {
@@ -90,35 +87,26 @@ impl TelegramAdapter {
         call: impl Fn(&str, &Body) -> Result<T, ApiError>,
     ) -> Result<T, SendError> {
         if !plain {
-            let v2 = format::to_v2(text);
+            let v2 = markdown::to_telegram_v2(text);
             if LenUnit::Utf16.measure(&v2) <= MAX_MESSAGE_LEN {
-                let body = build(Body::new())
-                    .str("text", &v2)
-                    .str("parse_mode", "MarkdownV2");
+                let body = build(Body::new()).str("text", &v2).str("parse_mode", "MarkdownV2");
                 match call(method, &body) {
-                    Err(e)
-                        if e.is_bad_request("can't parse entities")
-                            || e.is_bad_request("too long") =>
-                    {
-                        log::debug!(
-                            "telegram: {method} rejected MarkdownV2 ({e}); resending as plain text"
-                        );
+                    Err(e) if e.is_bad_request("can't parse entities") || e.is_bad_request("too long") => {
+                        log::debug!("telegram: {method} rejected MarkdownV2 ({e}); resending as plain text");
                     }
                     other => return other.map_err(|e| e.to_send_error()),
                 }
             }
-            let plain = format::to_plain(text);
+            let plain = markdown::to_plain(text);
             if LenUnit::Utf16.measure(&plain) > MAX_MESSAGE_LEN {
                 return Err(SendError::TooLong);
             }
             let body = build(Body::new()).str("text", &plain);
             return call(method, &body).map_err(|e| match e {
-                e if e.code() == Some(400) && !e.is_bad_request("not found") => {
-                    match e.to_send_error() {
-                        SendError::TooLong => SendError::TooLong,
-                        _ => SendError::BadFormat(e.to_string()),
-                    }
-                }
+                e if e.code() == Some(400) && !e.is_bad_request("not found") => match e.to_send_error() {
+                    SendError::TooLong => SendError::TooLong,
+                    _ => SendError::BadFormat(e.to_string()),
+                },
                 e => e.to_send_error(),
             });
         }
@@ -132,16 +120,9 @@ impl TelegramAdapter {
 
 fn keyboard(rows: &[Vec<hermes_platform::Button>]) -> Value {
     let rows = rows.iter().map(|row| {
-        array(row.iter().map(|b| {
-            Body::new()
-                .str("text", &b.label)
-                .str("callback_data", &b.data)
-                .into_value()
-        }))
+        array(row.iter().map(|b| Body::new().str("text", &b.label).str("callback_data", &b.data).into_value()))
     });
-    Body::new()
-        .value("inline_keyboard", array(rows))
-        .into_value()
+    Body::new().value("inline_keyboard", array(rows)).into_value()
 }
 
 impl Adapter for TelegramAdapter {
@@ -153,22 +134,13 @@ impl Adapter for TelegramAdapter {
         &self.capabilities
     }
 
-    fn send_text(
-        &self,
-        chat: &ChatRef,
-        text: &str,
-        opts: &SendOptions,
-    ) -> Result<String, SendError> {
+    fn send_text(&self, chat: &ChatRef, text: &str, opts: &SendOptions) -> Result<String, SendError> {
         let reply_to = self.reply_to(opts);
         let build = |body: Body| {
-            let mut body = body
-                .id("chat_id", &chat.chat_id)
-                .opt_id("message_thread_id", chat.thread_id.as_deref());
+            let mut body = body.id("chat_id", &chat.chat_id).opt_id("message_thread_id", chat.thread_id.as_deref());
             if let Some(reply) = reply_to {
                 // Sending still works when the quoted message was deleted meanwhile.
-                let params = Body::new()
-                    .id("message_id", reply)
-                    .bool("allow_sending_without_reply", true);
+                let params = Body::new().id("message_id", reply).bool("allow_sending_without_reply", true);
                 body = body.value("reply_parameters", params.into_value());
             }
             if !opts.buttons.is_empty() {
@@ -177,23 +149,12 @@ impl Adapter for TelegramAdapter {
             body
         };
         let sent: SentMessage =
-            self.send_formatted("sendMessage", text, opts.plain, build, |method, body| {
-                self.call(method, body)
-            })?;
+            self.send_formatted("sendMessage", text, opts.plain, build, |method, body| self.call(method, body))?;
         Ok(sent.message_id.to_string())
     }
 
-    fn edit_text(
-        &self,
-        chat: &ChatRef,
-        message_id: &str,
-        text: &str,
-        plain: bool,
-    ) -> Result<(), SendError> {
-        let build = |body: Body| {
-            body.id("chat_id", &chat.chat_id)
-                .id("message_id", message_id)
-        };
+    fn edit_text(&self, chat: &ChatRef, message_id: &str, text: &str, plain: bool) -> Result<(), SendError> {
+        let build = |body: Body| body.id("chat_id", &chat.chat_id).id("message_id", message_id);
         let call = |method: &str, body: &Body| match self.call_ok(method, body) {
             Err(e) if e.is_bad_request("message is not modified") => Ok(()),
             other => other,
@@ -202,11 +163,8 @@ impl Adapter for TelegramAdapter {
     }
 
     fn delete(&self, chat: &ChatRef, message_id: &str) -> Result<(), SendError> {
-        let body = Body::new()
-            .id("chat_id", &chat.chat_id)
-            .id("message_id", message_id);
-        self.call_ok("deleteMessage", &body)
-            .map_err(|e| e.to_send_error())
+        let body = Body::new().id("chat_id", &chat.chat_id).id("message_id", message_id);
+        self.call_ok("deleteMessage", &body).map_err(|e| e.to_send_error())
     }
 
     fn typing(&self, chat: &ChatRef) -> Result<(), SendError> {
@@ -214,28 +172,17 @@ impl Adapter for TelegramAdapter {
             .id("chat_id", &chat.chat_id)
             .opt_id("message_thread_id", chat.thread_id.as_deref())
             .str("action", "typing");
-        self.call_ok("sendChatAction", &body)
-            .map_err(|e| e.to_send_error())
+        self.call_ok("sendChatAction", &body).map_err(|e| e.to_send_error())
     }
 
-    fn send_media(
-        &self,
-        chat: &ChatRef,
-        media: &OutboundMedia,
-        opts: &SendOptions,
-    ) -> Result<String, SendError> {
+    fn send_media(&self, chat: &ChatRef, media: &OutboundMedia, opts: &SendOptions) -> Result<String, SendError> {
         let path = std::path::Path::new(&media.path);
-        let size = std::fs::metadata(path)
-            .map_err(|e| SendError::Fatal(format!("cannot read {}: {e}", media.path)))?
-            .len();
+        let size =
+            std::fs::metadata(path).map_err(|e| SendError::Fatal(format!("cannot read {}: {e}", media.path)))?.len();
         if size > MAX_UPLOAD_BYTES {
-            return Err(SendError::Fatal(format!(
-                "{} is {size} bytes; bots may upload at most 50 MB",
-                media.path
-            )));
+            return Err(SendError::Fatal(format!("{} is {size} bytes; bots may upload at most 50 MB", media.path)));
         }
-        let bytes = std::fs::read(path)
-            .map_err(|e| SendError::Fatal(format!("cannot read {}: {e}", media.path)))?;
+        let bytes = std::fs::read(path).map_err(|e| SendError::Fatal(format!("cannot read {}: {e}", media.path)))?;
         let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
         let (method, field) = upload::method_for(media.kind);
         let reply_to = self.reply_to(opts);
@@ -251,21 +198,14 @@ impl Adapter for TelegramAdapter {
                 }
             }
             if let Some(reply) = reply_to {
-                let params = Body::new()
-                    .id("message_id", reply)
-                    .bool("allow_sending_without_reply", true);
+                let params = Body::new().id("message_id", reply).bool("allow_sending_without_reply", true);
                 fields.push(("reply_parameters", params.to_json()));
             }
             if !opts.buttons.is_empty() {
-                fields.push((
-                    "reply_markup",
-                    miniserde::json::to_string(&keyboard(&opts.buttons)),
-                ));
+                fields.push(("reply_markup", miniserde::json::to_string(&keyboard(&opts.buttons))));
             }
             let form = Multipart::new(&fields, (field, file_name, &bytes));
-            let text =
-                self.api
-                    .call_multipart(&self.upload_agent, method, form, SHORT_BODY_LIMIT)?;
+            let text = self.api.call_multipart(&self.upload_agent, method, form, SHORT_BODY_LIMIT)?;
             let sent: crate::wire::Envelope<SentMessage> = miniserde::json::from_str(&text)
                 .map_err(|_| ApiError::Decode(format!("{method}: unexpected result")))?;
             sent.result
@@ -274,27 +214,25 @@ impl Adapter for TelegramAdapter {
         };
         let caption = media.caption.as_deref().filter(|c| !c.trim().is_empty());
         let first = match caption {
-            Some(c) if !opts.plain => send(Some((format::to_v2(c), true))),
+            Some(c) if !opts.plain => send(Some((markdown::to_telegram_v2(c), true))),
             Some(c) => send(Some((c.to_string(), false))),
             None => send(None),
         };
         match (first, caption) {
             (Err(e), Some(c)) if !opts.plain && e.is_bad_request("can't parse entities") => {
-                send(Some((format::to_plain(c), false))).map_err(|e| e.to_send_error())
+                send(Some((markdown::to_plain(c), false))).map_err(|e| e.to_send_error())
             }
             (result, _) => result.map_err(|e| e.to_send_error()),
         }
     }
 
     fn set_commands(&self, commands: &[BotCommand]) -> Result<(), SendError> {
-        let list = array(commands.iter().map(|c| {
-            Body::new()
-                .str("command", &c.name)
-                .str("description", &c.description)
-                .into_value()
-        }));
-        self.call_ok("setMyCommands", &Body::new().value("commands", list))
-            .map_err(|e| e.to_send_error())
+        let list = array(
+            commands
+                .iter()
+                .map(|c| Body::new().str("command", &c.name).str("description", &c.description).into_value()),
+        );
+        self.call_ok("setMyCommands", &Body::new().value("commands", list)).map_err(|e| e.to_send_error())
     }
 
     fn liveness(&self) -> Liveness {

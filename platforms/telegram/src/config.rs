@@ -64,11 +64,7 @@ pub fn configure(settings: &Settings) -> Configured<TelegramConfig> {
     }
     if token.is_none() && enabled != Some(true) {
         // A mistyped `enabled` is still worth reporting.
-        return if errors.is_empty() {
-            Configured::Off
-        } else {
-            Configured::Invalid(errors)
-        };
+        return if errors.is_empty() { Configured::Off } else { Configured::Invalid(errors) };
     }
     let token = match token {
         Some(t) if t.value.trim().contains(char::is_whitespace) || t.value.trim().contains('/') => {
@@ -86,10 +82,7 @@ pub fn configure(settings: &Settings) -> Configured<TelegramConfig> {
                 key: "TELEGRAM_BOT_TOKEN".into(),
                 origin: "env".into(),
                 found: None,
-                expected: format!(
-                    "a bot token from @BotFather, because {} is true",
-                    settings.key_path("enabled")
-                ),
+                expected: format!("a bot token from @BotFather, because {} is true", settings.key_path("enabled")),
             });
             String::new()
         }
@@ -112,34 +105,23 @@ pub fn configure(settings: &Settings) -> Configured<TelegramConfig> {
         },
     };
 
-    let proxy = settings
-        .get("TELEGRAM_PROXY", "extra.proxy_url")
-        .and_then(|v| {
-            let value = v.value.trim().to_string();
-            let ok = [
-                "http://",
-                "https://",
-                "socks5://",
-                "socks4://",
-                "socks5h://",
-                "socks4a://",
-            ]
+    let proxy = settings.get("TELEGRAM_PROXY", "extra.proxy_url").and_then(|v| {
+        let value = v.value.trim().to_string();
+        let ok = ["http://", "https://", "socks5://", "socks4://", "socks5h://", "socks4a://"]
             .iter()
-            .any(|scheme| {
-                value.to_ascii_lowercase().starts_with(scheme) && value.len() > scheme.len()
+            .any(|scheme| value.to_ascii_lowercase().starts_with(scheme) && value.len() > scheme.len());
+        if ok {
+            Some(value)
+        } else {
+            errors.push(SettingError {
+                key: key_name(settings, "TELEGRAM_PROXY", "extra.proxy_url"),
+                origin: v.origin,
+                found: Some(v.value),
+                expected: "a proxy URL like http://host:port or socks5://host:port".into(),
             });
-            if ok {
-                Some(value)
-            } else {
-                errors.push(SettingError {
-                    key: key_name(settings, "TELEGRAM_PROXY", "extra.proxy_url"),
-                    origin: v.origin,
-                    found: Some(v.value),
-                    expected: "a proxy URL like http://host:port or socks5://host:port".into(),
-                });
-                None
-            }
-        });
+            None
+        }
+    });
 
     let require_mention = settings
         .flag("TELEGRAM_REQUIRE_MENTION", "extra.require_mention")
@@ -201,26 +183,21 @@ pub fn configure(settings: &Settings) -> Configured<TelegramConfig> {
         },
     };
 
-    let max_download_bytes =
-        match settings.get("TELEGRAM_MAX_DOWNLOAD_BYTES", "extra.max_download_bytes") {
-            None => DEFAULT_MAX_DOWNLOAD,
-            Some(v) => match v.value.trim().parse::<u64>() {
-                Ok(bytes) => bytes,
-                Err(_) => {
-                    errors.push(SettingError {
-                        key: key_name(
-                            settings,
-                            "TELEGRAM_MAX_DOWNLOAD_BYTES",
-                            "extra.max_download_bytes",
-                        ),
-                        origin: v.origin,
-                        found: Some(v.value),
-                        expected: "a size in bytes (like 20971520)".into(),
-                    });
-                    DEFAULT_MAX_DOWNLOAD
-                }
-            },
-        };
+    let max_download_bytes = match settings.get("TELEGRAM_MAX_DOWNLOAD_BYTES", "extra.max_download_bytes") {
+        None => DEFAULT_MAX_DOWNLOAD,
+        Some(v) => match v.value.trim().parse::<u64>() {
+            Ok(bytes) => bytes,
+            Err(_) => {
+                errors.push(SettingError {
+                    key: key_name(settings, "TELEGRAM_MAX_DOWNLOAD_BYTES", "extra.max_download_bytes"),
+                    origin: v.origin,
+                    found: Some(v.value),
+                    expected: "a size in bytes (like 20971520)".into(),
+                });
+                DEFAULT_MAX_DOWNLOAD
+            }
+        },
+    };
 
     if !errors.is_empty() {
         return Configured::Invalid(errors);
@@ -230,8 +207,7 @@ pub fn configure(settings: &Settings) -> Configured<TelegramConfig> {
         base_url,
         proxy,
         require_mention,
-        free_response_chats: settings
-            .list("TELEGRAM_FREE_RESPONSE_CHATS", "extra.free_response_chats"),
+        free_response_chats: settings.list("TELEGRAM_FREE_RESPONSE_CHATS", "extra.free_response_chats"),
         mention_patterns: settings
             .list("TELEGRAM_MENTION_PATTERNS", "extra.mention_patterns")
             .into_iter()
@@ -248,22 +224,14 @@ pub fn configure(settings: &Settings) -> Configured<TelegramConfig> {
 impl TelegramConfig {
     /// The Bot API server's host (and port), for logs: never the token.
     pub fn base_host(&self) -> &str {
-        let rest = self
-            .base_url
-            .split_once("://")
-            .map(|(_, rest)| rest)
-            .unwrap_or(&self.base_url);
+        let rest = self.base_url.split_once("://").map(|(_, rest)| rest).unwrap_or(&self.base_url);
         rest.split('/').next().unwrap_or(rest)
     }
 }
 
 /// The env variable name when it is set, else the config key path: what the user should edit.
 fn key_name(settings: &Settings, env: &str, config_key: &str) -> String {
-    if settings.env(env).is_some() {
-        env.to_string()
-    } else {
-        settings.key_path(config_key)
-    }
+    if settings.env(env).is_some() { env.to_string() } else { settings.key_path(config_key) }
 }
 
 /// Accepts `http(s)://host[:port][/path]` with or without the trailing `/bot` (Hermes writes it
@@ -282,9 +250,5 @@ pub fn normalize_base_url(raw: &str) -> Option<String> {
     if host.is_empty() || host.contains(char::is_whitespace) || url.contains(['?', '#']) {
         return None;
     }
-    if url.ends_with("/bot") {
-        Some(url.to_string())
-    } else {
-        Some(format!("{url}/bot"))
-    }
+    if url.ends_with("/bot") { Some(url.to_string()) } else { Some(format!("{url}/bot")) }
 }

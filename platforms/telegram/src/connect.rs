@@ -47,10 +47,7 @@ impl PlatformConfig for TelegramConfig {
 }
 
 /// Like [`PlatformConfig::connect`], with the concrete adapter type.
-pub fn connect(
-    config: &TelegramConfig,
-    ctx: ConnectContext,
-) -> Result<Arc<TelegramAdapter>, ConnectError> {
+pub fn connect(config: &TelegramConfig, ctx: ConnectContext) -> Result<Arc<TelegramAdapter>, ConnectError> {
     let api = Api::new(&config.base_url, &config.token);
     let short_agent = ctx.http.agent(&AgentOptions {
         connect_timeout: Some(CONNECT_TIMEOUT),
@@ -65,20 +62,13 @@ pub fn connect(
         ..AgentOptions::default()
     });
 
-    let me: User = api
-        .call(&short_agent, "getMe", &Body::new(), SHORT_BODY_LIMIT)
-        .map_err(|e| match e {
-            ApiError::Status {
-                code: 401 | 404, ..
-            } => ConnectError::fatal(
-                "Telegram rejected the bot token (401 Unauthorized) — check TELEGRAM_BOT_TOKEN",
-            ),
-            other => ConnectError::retryable(format!("telegram: getMe failed: {other}")),
-        })?;
-    let bot = BotIdentity {
-        id: me.id,
-        username: me.username.clone().unwrap_or_default(),
-    };
+    let me: User = api.call(&short_agent, "getMe", &Body::new(), SHORT_BODY_LIMIT).map_err(|e| match e {
+        ApiError::Status { code: 401 | 404, .. } => {
+            ConnectError::fatal("Telegram rejected the bot token (401 Unauthorized) — check TELEGRAM_BOT_TOKEN")
+        }
+        other => ConnectError::retryable(format!("telegram: getMe failed: {other}")),
+    })?;
+    let bot = BotIdentity { id: me.id, username: me.username.clone().unwrap_or_default() };
     log::info!("telegram: connected as @{} ({})", bot.username, bot.id);
 
     // Polling and a webhook exclude each other; keep pending updates, they are ours to handle.
@@ -118,9 +108,7 @@ pub fn connect(
     std::thread::Builder::new()
         .name("telegram-poll".into())
         .spawn(move || poller.run())
-        .map_err(|e| {
-            ConnectError::retryable(format!("telegram: cannot start the poll thread: {e}"))
-        })?;
+        .map_err(|e| ConnectError::retryable(format!("telegram: cannot start the poll thread: {e}")))?;
 
     Ok(Arc::new(TelegramAdapter {
         api,

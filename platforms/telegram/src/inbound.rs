@@ -31,45 +31,23 @@ pub(crate) struct Intake {
 
 /// Turns one update into at most one event. `Err` says what is wrong with an update this crate
 /// cannot use (the poller logs it and moves on).
-pub(crate) fn convert(
-    update: &Update,
-    bot: &BotIdentity,
-    config: &TelegramConfig,
-) -> Result<Intake, String> {
+pub(crate) fn convert(update: &Update, bot: &BotIdentity, config: &TelegramConfig) -> Result<Intake, String> {
     let update_id = update.update_id.to_string();
     if let Some(message) = &update.message {
         let event = message_event(message, &update_id, EventKind::Text, bot, config)?;
-        let files = if event.is_some() {
-            files_of(message, config.max_download_bytes)
-        } else {
-            Vec::new()
-        };
-        return Ok(Intake {
-            event,
-            callback_id: None,
-            files,
-        });
+        let files = if event.is_some() { files_of(message, config.max_download_bytes) } else { Vec::new() };
+        return Ok(Intake { event, callback_id: None, files });
     }
     if let Some(message) = &update.edited_message {
         let event = message_event(message, &update_id, EventKind::Edit, bot, config)?;
-        return Ok(Intake {
-            event,
-            ..Intake::default()
-        });
+        return Ok(Intake { event, ..Intake::default() });
     }
     if let Some(query) = &update.callback_query {
         let event = callback_event(query, &update_id);
-        return Ok(Intake {
-            event,
-            callback_id: Some(query.id.clone()),
-            files: Vec::new(),
-        });
+        return Ok(Intake { event, callback_id: Some(query.id.clone()), files: Vec::new() });
     }
     if let Some(reaction) = &update.message_reaction {
-        return Ok(Intake {
-            event: reaction_event(reaction, &update_id, config),
-            ..Intake::default()
-        });
+        return Ok(Intake { event: reaction_event(reaction, &update_id, config), ..Intake::default() });
     }
     Err("no message, edited_message, callback_query or message_reaction in it".into())
 }
@@ -81,32 +59,21 @@ fn message_event(
     bot: &BotIdentity,
     config: &TelegramConfig,
 ) -> Result<Option<MessageEvent>, String> {
-    let (chat_type, thread_id) = chat_type(
-        &message.chat,
-        message.message_thread_id,
-        message.is_topic_message,
-    )?;
+    let (chat_type, thread_id) = chat_type(&message.chat, message.message_thread_id, message.is_topic_message)?;
     if let Some(thread) = &thread_id
         && config.ignored_threads.iter().any(|t| t == thread)
     {
         log::debug!("telegram: update {update_id} is in ignored thread {thread}");
         return Ok(None);
     }
-    let sender_is_bot = message
-        .from
-        .as_ref()
-        .and_then(|u| u.is_bot)
-        .unwrap_or(false);
+    let sender_is_bot = message.from.as_ref().and_then(|u| u.is_bot).unwrap_or(false);
     if sender_is_bot && config.allow_bots == AllowBots::None {
         return Ok(None);
     }
 
     let (raw_text, entities) = match (&message.text, &message.caption) {
         (Some(text), _) => (text.as_str(), message.entities.as_deref().unwrap_or(&[])),
-        (None, Some(caption)) => (
-            caption.as_str(),
-            message.caption_entities.as_deref().unwrap_or(&[]),
-        ),
+        (None, Some(caption)) => (caption.as_str(), message.caption_entities.as_deref().unwrap_or(&[])),
         (None, None) => ("", &[][..]),
     };
     let media_kind = media_kind(message);
@@ -120,11 +87,7 @@ fn message_event(
     if command == Command::ForOtherBot {
         return Ok(None);
     }
-    let replies_to_us = message
-        .reply_to_message
-        .as_ref()
-        .and_then(|r| r.from.as_ref())
-        .is_some_and(|u| u.id == bot.id);
+    let replies_to_us = message.reply_to_message.as_ref().and_then(|r| r.from.as_ref()).is_some_and(|u| u.id == bot.id);
     let mentioned = mentions_bot(raw_text, entities, bot);
     let group = chat_type != ChatType::Dm;
     if group {
@@ -133,18 +96,12 @@ fn message_event(
         let open = !config.require_mention
             || config.free_response_chats.contains(&chat_id)
             || matches_pattern(raw_text, &config.mention_patterns);
-        let accepted = if sender_is_bot && config.allow_bots == AllowBots::Mentions {
-            addressed
-        } else {
-            addressed || open
-        };
+        let accepted =
+            if sender_is_bot && config.allow_bots == AllowBots::Mentions { addressed } else { addressed || open };
         if !accepted {
             return Ok(None);
         }
-    } else if sender_is_bot
-        && config.allow_bots == AllowBots::Mentions
-        && !(mentioned || replies_to_us)
-    {
+    } else if sender_is_bot && config.allow_bots == AllowBots::Mentions && !(mentioned || replies_to_us) {
         return Ok(None);
     }
 
@@ -175,13 +132,7 @@ fn message_event(
         _ => message.date,
     }
     .unwrap_or(0) as f64;
-    let mut event = MessageEvent::text(
-        source,
-        &message.message_id.to_string(),
-        update_id,
-        &text,
-        timestamp,
-    );
+    let mut event = MessageEvent::text(source, &message.message_id.to_string(), update_id, &text, timestamp);
     event.kind = match (kind, media_kind) {
         (EventKind::Edit, _) => EventKind::Edit,
         (_, Some(media)) => media,
@@ -211,37 +162,23 @@ fn callback_event(query: &CallbackQuery, update_id: &str) -> Option<MessageEvent
         is_bot: query.from.is_bot.unwrap_or(false),
     };
     let data = query.data.as_deref().unwrap_or("");
-    let mut event = MessageEvent::text(
-        source,
-        &message.message_id.to_string(),
-        update_id,
-        data,
-        message.date.unwrap_or(0) as f64,
-    );
+    let mut event =
+        MessageEvent::text(source, &message.message_id.to_string(), update_id, data, message.date.unwrap_or(0) as f64);
     event.kind = EventKind::Callback;
     Some(event)
 }
 
-fn reaction_event(
-    reaction: &MessageReaction,
-    update_id: &str,
-    config: &TelegramConfig,
-) -> Option<MessageEvent> {
+fn reaction_event(reaction: &MessageReaction, update_id: &str, config: &TelegramConfig) -> Option<MessageEvent> {
     let user = reaction.user.as_ref()?;
     if user.is_bot.unwrap_or(false) && config.allow_bots == AllowBots::None {
         return None;
     }
     let old = reaction.old_reaction.as_deref().unwrap_or(&[]);
     // The emoji that was added; a removed reaction is not an event.
-    let added = reaction
-        .new_reaction
-        .as_deref()
-        .unwrap_or(&[])
-        .iter()
-        .find_map(|r| {
-            let emoji = r.emoji.as_deref().filter(|_| r.kind == "emoji")?;
-            (!old.iter().any(|o| o.emoji.as_deref() == Some(emoji))).then(|| emoji.to_string())
-        })?;
+    let added = reaction.new_reaction.as_deref().unwrap_or(&[]).iter().find_map(|r| {
+        let emoji = r.emoji.as_deref().filter(|_| r.kind == "emoji")?;
+        (!old.iter().any(|o| o.emoji.as_deref() == Some(emoji))).then(|| emoji.to_string())
+    })?;
     let (chat_type, _) = chat_type(&reaction.chat, None, None).ok()?;
     let source = Source {
         platform: "telegram".into(),
@@ -265,11 +202,7 @@ fn reaction_event(
 }
 
 /// The chat type and, in forum topics, the topic id.
-fn chat_type(
-    chat: &Chat,
-    thread: Option<i64>,
-    is_topic: Option<bool>,
-) -> Result<(ChatType, Option<String>), String> {
+fn chat_type(chat: &Chat, thread: Option<i64>, is_topic: Option<bool>) -> Result<(ChatType, Option<String>), String> {
     match chat.kind.as_str() {
         "private" => Ok((ChatType::Dm, None)),
         "group" => Ok((ChatType::Group, None)),
@@ -285,10 +218,7 @@ fn chat_type(
 }
 
 fn chat_name(chat: &Chat) -> Option<String> {
-    chat.title
-        .clone()
-        .or_else(|| chat.username.clone())
-        .or_else(|| chat.first_name.clone())
+    chat.title.clone().or_else(|| chat.username.clone()).or_else(|| chat.first_name.clone())
 }
 
 fn user_name(user: &User) -> String {
@@ -359,16 +289,12 @@ fn strip_command_target(text: &str, username: &str) -> String {
 /// True when the text mentions `@username` (entity or plain text) or a text mention names us.
 fn mentions_bot(text: &str, entities: &[MessageEntity], bot: &BotIdentity) -> bool {
     if bot.username.is_empty() {
-        return entities
-            .iter()
-            .any(|e| e.kind == "text_mention" && e.user.as_ref().is_some_and(|u| u.id == bot.id));
+        return entities.iter().any(|e| e.kind == "text_mention" && e.user.as_ref().is_some_and(|u| u.id == bot.id));
     }
     let handle = format!("@{}", bot.username.to_lowercase());
     entities.iter().any(|e| match e.kind.as_str() {
         "text_mention" => e.user.as_ref().is_some_and(|u| u.id == bot.id),
-        "mention" => {
-            utf16_slice(text, e.offset, e.length).is_some_and(|m| m.to_lowercase() == handle)
-        }
+        "mention" => utf16_slice(text, e.offset, e.length).is_some_and(|m| m.to_lowercase() == handle),
         _ => false,
     }) || find_handle(&text.to_lowercase(), &handle)
 }
@@ -409,11 +335,7 @@ fn strip_leading_mention(text: &str, username: &str) -> String {
         return text.to_string();
     }
     let rest = trimmed[handle_len..].trim_start_matches([',', ':', ' ', '\n', '\t']);
-    if rest.is_empty() {
-        text.to_string()
-    } else {
-        rest.to_string()
-    }
+    if rest.is_empty() { text.to_string() } else { rest.to_string() }
 }
 
 #[cfg(test)]
@@ -423,27 +345,15 @@ mod tests {
     #[test]
     fn commands_are_addressed_by_their_suffix() {
         assert_eq!(parse_command("/start", "hermes_bot"), Command::ForUs);
-        assert_eq!(
-            parse_command("/start@Hermes_Bot x", "hermes_bot"),
-            Command::ForUs
-        );
-        assert_eq!(
-            parse_command("/start@other_bot", "hermes_bot"),
-            Command::ForOtherBot
-        );
+        assert_eq!(parse_command("/start@Hermes_Bot x", "hermes_bot"), Command::ForUs);
+        assert_eq!(parse_command("/start@other_bot", "hermes_bot"), Command::ForOtherBot);
         assert_eq!(parse_command("hello /start", "hermes_bot"), Command::None);
-        assert_eq!(
-            strip_command_target("/new@Hermes_Bot  a b", "hermes_bot"),
-            "/new  a b"
-        );
+        assert_eq!(strip_command_target("/new@Hermes_Bot  a b", "hermes_bot"), "/new  a b");
     }
 
     #[test]
     fn mentions_are_whole_handles() {
-        let bot = BotIdentity {
-            id: 1,
-            username: "hermes_bot".into(),
-        };
+        let bot = BotIdentity { id: 1, username: "hermes_bot".into() };
         assert!(mentions_bot("hi @Hermes_Bot!", &[], &bot));
         assert!(!mentions_bot("hi @hermes_bot2", &[], &bot));
         assert!(!mentions_bot("hi hermes_bot", &[], &bot));
@@ -451,13 +361,7 @@ mod tests {
             kind: "text_mention".into(),
             offset: 0,
             length: 2,
-            user: Some(User {
-                id: 1,
-                is_bot: Some(true),
-                first_name: None,
-                last_name: None,
-                username: None,
-            }),
+            user: Some(User { id: 1, is_bot: Some(true), first_name: None, last_name: None, username: None }),
         };
         assert!(mentions_bot("hi", &[entity], &bot));
     }
@@ -470,21 +374,9 @@ mod tests {
 
     #[test]
     fn leading_mention_is_stripped() {
-        assert_eq!(
-            strip_leading_mention("@Hermes_bot, what time is it?", "hermes_bot"),
-            "what time is it?"
-        );
-        assert_eq!(
-            strip_leading_mention("ask @hermes_bot", "hermes_bot"),
-            "ask @hermes_bot"
-        );
-        assert_eq!(
-            strip_leading_mention("@hermes_bots hi", "hermes_bot"),
-            "@hermes_bots hi"
-        );
-        assert_eq!(
-            strip_leading_mention("@hermes_bot", "hermes_bot"),
-            "@hermes_bot"
-        );
+        assert_eq!(strip_leading_mention("@Hermes_bot, what time is it?", "hermes_bot"), "what time is it?");
+        assert_eq!(strip_leading_mention("ask @hermes_bot", "hermes_bot"), "ask @hermes_bot");
+        assert_eq!(strip_leading_mention("@hermes_bots hi", "hermes_bot"), "@hermes_bots hi");
+        assert_eq!(strip_leading_mention("@hermes_bot", "hermes_bot"), "@hermes_bot");
     }
 }

@@ -9,7 +9,6 @@ mod adapter;
 mod api;
 mod config;
 mod connect;
-mod format;
 mod inbound;
 mod media;
 mod poll;
@@ -20,7 +19,5 @@ mod wire;
 mod tests;
 
 pub use adapter::{MAX_MESSAGE_LEN, TelegramAdapter};
-pub use config::{
-    AllowBots, DEFAULT_BASE_URL, ReplyToMode, TelegramConfig, configure, normalize_base_url,
-};
+pub use config::{AllowBots, DEFAULT_BASE_URL, ReplyToMode, TelegramConfig, configure, normalize_base_url};
 pub use connect::connect;

@@ -53,10 +53,7 @@ impl Poller {
                 Ok(()) => return,
                 Err(_) => {
                     let wait = backoff.next_delay();
-                    log::error!(
-                        "telegram: the poll loop panicked; restarting in {:.1} s",
-                        wait.as_secs_f32()
-                    );
+                    log::error!("telegram: the poll loop panicked; restarting in {:.1} s", wait.as_secs_f32());
                     self.sleep(wait);
                 }
             }
@@ -71,34 +68,19 @@ impl Poller {
                 Ok(updates) => updates,
                 Err(error) => {
                     let wait = match &error {
-                        ApiError::Status {
-                            code: 401 | 404,
-                            description,
-                            ..
-                        } => {
+                        ApiError::Status { code: 401 | 404, description, .. } => {
                             log::error!(
                                 "telegram: the Bot API rejected the token ({description}); polling stopped — check TELEGRAM_BOT_TOKEN"
                             );
                             self.state.fatal.store(true, Ordering::SeqCst);
                             return;
                         }
-                        ApiError::Status {
-                            code: 429,
-                            retry_after,
-                            ..
-                        } => {
+                        ApiError::Status { code: 429, retry_after, .. } => {
                             let wait = retry_after.unwrap_or(Duration::from_secs(5));
-                            log::warn!(
-                                "telegram: getUpdates rate limited, waiting {} s",
-                                wait.as_secs()
-                            );
+                            log::warn!("telegram: getUpdates rate limited, waiting {} s", wait.as_secs());
                             wait
                         }
-                        ApiError::Status {
-                            code: 409,
-                            description,
-                            ..
-                        } => {
+                        ApiError::Status { code: 409, description, .. } => {
                             if !warned_conflict {
                                 log::warn!(
                                     "telegram: getUpdates conflict ({description}): another poller or a webhook uses this token; retrying"
@@ -109,10 +91,7 @@ impl Poller {
                         }
                         other => {
                             let wait = backoff.next_delay();
-                            log::warn!(
-                                "telegram: getUpdates failed: {other}; retrying in {:.1} s",
-                                wait.as_secs_f32()
-                            );
+                            log::warn!("telegram: getUpdates failed: {other}; retrying in {:.1} s", wait.as_secs_f32());
                             wait
                         }
                     };
@@ -144,20 +123,11 @@ impl Poller {
     fn get_updates(&self) -> Result<Vec<Value>, ApiError> {
         let mut body = Body::new()
             .int("timeout", self.config.poll_timeout.as_secs() as i64)
-            .value(
-                "allowed_updates",
-                strings([
-                    "message",
-                    "edited_message",
-                    "callback_query",
-                    "message_reaction",
-                ]),
-            );
+            .value("allowed_updates", strings(["message", "edited_message", "callback_query", "message_reaction"]));
         if let Some(offset) = self.offset {
             body = body.int("offset", offset);
         }
-        self.api
-            .call(&self.poll_agent, "getUpdates", &body, POLL_BODY_LIMIT)
+        self.api.call(&self.poll_agent, "getUpdates", &body, POLL_BODY_LIMIT)
     }
 
     /// Converts a batch; returns the events, the callback ids to answer and the next offset.
@@ -176,15 +146,11 @@ impl Poller {
             let update: Update = match miniserde::json::from_str(&json) {
                 Ok(update) => update,
                 Err(_) => {
-                    log::warn!(
-                        "telegram: skipped update {update_id}: it does not have the documented shape"
-                    );
+                    log::warn!("telegram: skipped update {update_id}: it does not have the documented shape");
                     continue;
                 }
             };
-            match catch_unwind(AssertUnwindSafe(|| {
-                convert(&update, &self.bot, &self.config)
-            })) {
+            match catch_unwind(AssertUnwindSafe(|| convert(&update, &self.bot, &self.config))) {
                 Ok(Ok(intake)) => {
                     callbacks.extend(intake.callback_id);
                     let Some(mut event) = intake.event else {
@@ -193,9 +159,7 @@ impl Poller {
                     for (n, file) in intake.files.iter().enumerate() {
                         match self.downloader.fetch(update_id, n, file) {
                             Ok(media) => event.media.push(media),
-                            Err(why) => log::warn!(
-                                "telegram: update {update_id}: attachment not downloaded: {why}"
-                            ),
+                            Err(why) => log::warn!("telegram: update {update_id}: attachment not downloaded: {why}"),
                         }
                     }
                     events.push(event);
@@ -214,10 +178,7 @@ impl Poller {
     fn submit(&self, events: Vec<MessageEvent>, next_offset: i64) -> bool {
         let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
         loop {
-            match self
-                .sink
-                .submit(events.clone(), Some(next_offset.to_string()))
-            {
+            match self.sink.submit(events.clone(), Some(next_offset.to_string())) {
                 Ok(()) => return true,
                 Err(SubmitError::Closed) => {
                     log::info!("telegram: the gateway stopped taking events; polling ends");
@@ -225,10 +186,7 @@ impl Poller {
                 }
                 Err(SubmitError::Journal(why)) => {
                     let wait = backoff.next_delay();
-                    log::warn!(
-                        "telegram: journaling a batch failed ({why}); retrying in {:.1} s",
-                        wait.as_secs_f32()
-                    );
+                    log::warn!("telegram: journaling a batch failed ({why}); retrying in {:.1} s", wait.as_secs_f32());
                     self.sleep(wait);
                     if self.stopped() {
                         return false;
@@ -241,12 +199,7 @@ impl Poller {
     /// `answerCallbackQuery` stops the button's spinner; failures only cost cosmetics.
     fn answer_callback(&self, id: &str) {
         let body = Body::new().str("callback_query_id", id);
-        if let Err(e) = self.api.call_raw(
-            &self.short_agent,
-            "answerCallbackQuery",
-            &body,
-            SHORT_BODY_LIMIT,
-        ) {
+        if let Err(e) = self.api.call_raw(&self.short_agent, "answerCallbackQuery", &body, SHORT_BODY_LIMIT) {
             log::debug!("telegram: answerCallbackQuery failed: {e}");
         }
     }

@@ -33,23 +33,15 @@ impl Multipart {
         for (name, value) in fields {
             body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
             body.extend_from_slice(
-                format!(
-                    "Content-Disposition: form-data; name=\"{}\"\r\n\r\n",
-                    quote(name)
-                )
-                .as_bytes(),
+                format!("Content-Disposition: form-data; name=\"{}\"\r\n\r\n", quote(name)).as_bytes(),
             );
             body.extend_from_slice(value.as_bytes());
             body.extend_from_slice(b"\r\n");
         }
         body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
         body.extend_from_slice(
-            format!(
-                "Content-Disposition: form-data; name=\"{}\"; filename=\"{}\"\r\n",
-                quote(field),
-                quote(file_name)
-            )
-            .as_bytes(),
+            format!("Content-Disposition: form-data; name=\"{}\"; filename=\"{}\"\r\n", quote(field), quote(file_name))
+                .as_bytes(),
         );
         body.extend_from_slice(b"Content-Type: application/octet-stream\r\n\r\n");
         body.extend_from_slice(bytes);
@@ -68,35 +60,22 @@ impl Multipart {
 
 /// A boundary that appears in none of the parts.
 fn boundary_for(fields: &[(&str, String)], bytes: &[u8]) -> String {
-    let mut seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
+    let mut seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
     loop {
         let boundary = format!("hermes-{seed:032x}");
         let needle = boundary.as_bytes();
-        let clash = fields.iter().any(|(_, v)| v.contains(&boundary))
-            || bytes.windows(needle.len()).any(|w| w == needle);
+        let clash =
+            fields.iter().any(|(_, v)| v.contains(&boundary)) || bytes.windows(needle.len()).any(|w| w == needle);
         if !clash {
             return boundary;
         }
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     }
 }
 
 /// File names go inside a quoted header parameter: no quotes, backslashes or line breaks.
 fn quote(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if matches!(c, '"' | '\\' | '\r' | '\n') {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect()
+    text.chars().map(|c| if matches!(c, '"' | '\\' | '\r' | '\n') { '_' } else { c }).collect()
 }
 
 #[cfg(test)]

@@ -162,14 +162,12 @@ impl Body {
     }
 
     pub fn str(mut self, key: &str, value: &str) -> Self {
-        self.0
-            .insert(key.to_string(), Value::String(value.to_string()));
+        self.0.insert(key.to_string(), Value::String(value.to_string()));
         self
     }
 
     pub fn int(mut self, key: &str, value: i64) -> Self {
-        self.0
-            .insert(key.to_string(), Value::Number(Number::I64(value)));
+        self.0.insert(key.to_string(), Value::Number(Number::I64(value)));
         self
     }
 
@@ -249,13 +247,7 @@ mod tests {
 
     #[test]
     fn body_escapes_and_types_ids() {
-        let body = Body::new()
-            .id("chat_id", "-1001")
-            .id("chat_id2", "@chan")
-            .str("text", "a \"b\"\n\\");
-        assert_eq!(
-            body.to_json(),
-            r#"{"chat_id":-1001,"chat_id2":"@chan","text":"a \"b\"\n\\"}"#
-        );
+        let body = Body::new().id("chat_id", "-1001").id("chat_id2", "@chan").str("text", "a \"b\"\n\\");
+        assert_eq!(body.to_json(), r#"{"chat_id":-1001,"chat_id2":"@chan","text":"a \"b\"\n\\"}"#);
     }
 }

@@ -31,10 +31,7 @@ impl Gate {
             if give_up() {
                 return false;
             }
-            open = cond
-                .wait_timeout(open, Duration::from_millis(20))
-                .unwrap()
-                .0;
+            open = cond.wait_timeout(open, Duration::from_millis(20)).unwrap().0;
         }
         true
     }

@@ -15,20 +15,9 @@ impl HermesHome {
     /// A fresh empty directory under the system temp dir; `tag` makes it easy to spot.
     pub fn new(tag: &str) -> HermesHome {
         static SEQ: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let tag: String = tag
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let tag: String = tag.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
         let dir = std::env::temp_dir().join(format!(
             "hermes-test-{tag}-{}-{}-{nanos:x}",
             std::process::id(),
@@ -76,9 +65,7 @@ impl HermesHome {
 
     /// A file's text relative to the home, or "" when missing.
     pub fn read_file(&self, rel: &str) -> String {
-        fs::read(self.dir.join(rel))
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
+        fs::read(self.dir.join(rel)).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
     }
 
     /// `logs/gateway.log`, or "" when there is none yet.
@@ -102,10 +89,7 @@ impl Drop for HermesHome {
         let keep = std::env::var("HERMES_TEST_KEEP").is_ok_and(|v| v == "1");
         if std::thread::panicking() {
             // A failing test: show what the gateway said, it is usually the explanation.
-            eprintln!(
-                "--- HERMES_HOME {} (keep with HERMES_TEST_KEEP=1)",
-                self.dir.display()
-            );
+            eprintln!("--- HERMES_HOME {} (keep with HERMES_TEST_KEEP=1)", self.dir.display());
             for rel in ["gateway.out", "logs/gateway.log"] {
                 let text = self.read_file(rel);
                 if !text.is_empty() {

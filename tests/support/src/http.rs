@@ -27,10 +27,7 @@ pub struct Request {
 impl Request {
     /// The first header with this name, compared case-insensitively.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     pub fn body_text(&self) -> String {
@@ -93,12 +90,7 @@ pub struct Responder<'a> {
 impl Responder<'_> {
     /// Sends a complete response with a Content-Length body.
     pub fn send(&mut self, status: u16, content_type: &str, headers: &[(&str, &str)], body: &[u8]) {
-        let head = self.head(
-            status,
-            content_type,
-            headers,
-            &format!("Content-Length: {}", body.len()),
-        );
+        let head = self.head(status, content_type, headers, &format!("Content-Length: {}", body.len()));
         let mut out = head.into_bytes();
         out.extend_from_slice(body);
         self.write_all(&out);
@@ -124,11 +116,7 @@ impl Responder<'_> {
         out.extend_from_slice(data);
         out.extend_from_slice(b"\r\n");
         self.write_all(&out);
-        if self.broken {
-            Err(io::ErrorKind::BrokenPipe.into())
-        } else {
-            Ok(())
-        }
+        if self.broken { Err(io::ErrorKind::BrokenPipe.into()) } else { Ok(()) }
     }
 
     /// Ends a chunked response.
@@ -171,19 +159,9 @@ impl Responder<'_> {
         closed
     }
 
-    fn head(
-        &mut self,
-        status: u16,
-        content_type: &str,
-        headers: &[(&str, &str)],
-        length: &str,
-    ) -> String {
+    fn head(&mut self, status: u16, content_type: &str, headers: &[(&str, &str)], length: &str) -> String {
         self.started = true;
-        let conn = if self.keep_alive {
-            "keep-alive"
-        } else {
-            "close"
-        };
+        let conn = if self.keep_alive { "keep-alive" } else { "close" };
         let mut head = format!(
             "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\n{length}\r\nConnection: {conn}\r\n",
             reason(status)
@@ -199,12 +177,7 @@ impl Responder<'_> {
         if self.broken {
             return;
         }
-        if self
-            .stream
-            .write_all(data)
-            .and_then(|_| self.stream.flush())
-            .is_err()
-        {
+        if self.stream.write_all(data).and_then(|_| self.stream.flush()).is_err() {
             self.broken = true;
         }
     }
@@ -244,11 +217,7 @@ impl Server {
             .name(format!("fake-accept-{}", addr.port()))
             .spawn(move || accept_loop(listener, handler, tls, c2, conns2))
             .expect("spawn accept thread");
-        Server {
-            addr,
-            closing,
-            conns,
-        }
+        Server { addr, closing, conns }
     }
 
     pub fn port(&self) -> u16 {
@@ -297,12 +266,10 @@ fn accept_loop(
             },
         };
         let (handler, conns2) = (handler.clone(), conns.clone());
-        let spawned = thread::Builder::new()
-            .name("fake-conn".into())
-            .spawn(move || {
-                serve(stream, &handler);
-                conns2.lock().unwrap().remove(&id);
-            });
+        let spawned = thread::Builder::new().name("fake-conn".into()).spawn(move || {
+            serve(stream, &handler);
+            conns2.lock().unwrap().remove(&id);
+        });
         if spawned.is_err() {
             conns.lock().unwrap().remove(&id);
         }
@@ -316,17 +283,10 @@ fn serve(stream: Stream, handler: &Handler) {
             Ok(Some(r)) => r,
             _ => return,
         };
-        let close_asked = req
-            .header("connection")
-            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        let close_asked = req.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
         let keep_alive = http11 && !close_asked;
-        let mut resp = Responder {
-            stream: reader.get_mut(),
-            keep_alive,
-            started: false,
-            chunked_open: false,
-            broken: false,
-        };
+        let mut resp =
+            Responder { stream: reader.get_mut(), keep_alive, started: false, chunked_open: false, broken: false };
         handler(&req, &mut resp);
         if !resp.started && !resp.broken {
             resp.json(500, r#"{"error":"fake handler sent no response"}"#);
@@ -372,10 +332,7 @@ fn read_request(r: &mut BufReader<Stream>) -> io::Result<Option<(Request, bool)>
         }
         head_len += h.len();
         if head_len > MAX_HEAD {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "headers too large",
-            ));
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "headers too large"));
         }
         let h = h.trim_end_matches(['\r', '\n']);
         if h.is_empty() {
@@ -385,28 +342,15 @@ fn read_request(r: &mut BufReader<Stream>) -> io::Result<Option<(Request, bool)>
             headers.push((k.trim().to_string(), v.trim().to_string()));
         }
     }
-    let mut req = Request {
-        method,
-        path,
-        query,
-        headers,
-        body: Vec::new(),
-    };
-    if req
-        .header("expect")
-        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
-    {
+    let mut req = Request { method, path, query, headers, body: Vec::new() };
+    if req.header("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue")) {
         r.get_mut().write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
     }
-    let chunked = req
-        .header("transfer-encoding")
-        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+    let chunked = req.header("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
     if chunked {
         req.body = read_chunked(r)?;
     } else if let Some(len) = req.header("content-length") {
-        let len: usize = len
-            .parse()
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad length"))?;
+        let len: usize = len.parse().map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad length"))?;
         if len > MAX_BODY {
             return Err(io::Error::new(io::ErrorKind::InvalidData, "body too large"));
         }

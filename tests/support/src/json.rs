@@ -99,10 +99,7 @@ fn hex(c: u8) -> Option<u8> {
 
 /// Unix time in seconds, as Telegram and OpenAI put in `date` / `created`.
 pub fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -122,9 +119,7 @@ mod tests {
     #[test]
     fn escaping_round_trips() {
         let s = "quote \" backslash \\ newline \n tab \t é 🙂";
-        let Value::String(back) = parse(&esc(s)).unwrap() else {
-            panic!()
-        };
+        let Value::String(back) = parse(&esc(s)).unwrap() else { panic!() };
         assert_eq!(back, s);
     }
 }

@@ -15,10 +15,7 @@ fn command(bin: &Path, home: &HermesHome, args: &[&str], env: &[(&str, &str)]) -
     let mut cmd = Command::new(bin);
     cmd.args(args)
         .env_clear()
-        .env(
-            "PATH",
-            std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()),
-        )
+        .env("PATH", std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()))
         .env("HOME", home.path())
         .env("HERMES_HOME", home.path())
         .env("RUST_BACKTRACE", "1")
@@ -32,9 +29,7 @@ fn command(bin: &Path, home: &HermesHome, args: &[&str], env: &[(&str, &str)]) -
 
 /// Runs a CLI command to completion with the same environment discipline as [`Gateway`].
 pub fn run_cli(bin: &Path, home: &HermesHome, args: &[&str], env: &[(&str, &str)]) -> Output {
-    command(bin, home, args, env)
-        .output()
-        .unwrap_or_else(|e| panic!("run {} {args:?}: {e}", bin.display()))
+    command(bin, home, args, env).output().unwrap_or_else(|e| panic!("run {} {args:?}: {e}", bin.display()))
 }
 
 /// A running gateway process; killed with SIGKILL on drop if still alive.
@@ -54,18 +49,9 @@ impl Gateway {
 
     /// `<bin> <args...>` (the args replace the default ones) with extra environment variables.
     /// stdout and stderr are appended to `<home>/gateway.out`.
-    pub fn start_with(
-        bin: &Path,
-        home: &HermesHome,
-        args: &[&str],
-        env: &[(&str, &str)],
-    ) -> Gateway {
+    pub fn start_with(bin: &Path, home: &HermesHome, args: &[&str], env: &[(&str, &str)]) -> Gateway {
         let out_path = home.path().join("gateway.out");
-        let out = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&out_path)
-            .expect("open gateway.out");
+        let out = OpenOptions::new().create(true).append(true).open(&out_path).expect("open gateway.out");
         let out_start = out.metadata().map(|m| m.len()).unwrap_or(0);
         let err = out.try_clone().expect("clone gateway.out");
         let child = command(bin, home, args, env)
@@ -73,12 +59,7 @@ impl Gateway {
             .stderr(Stdio::from(err))
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {} {args:?}: {e}", bin.display()));
-        Gateway {
-            child,
-            out_path,
-            out_start,
-            status: None,
-        }
+        Gateway { child, out_path, out_start, status: None }
     }
 
     /// This run's stdout and stderr so far.

@@ -41,42 +41,15 @@ impl TlsIdentity {
         let ext = "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
                    keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n";
         fs::write(id.dir.join("leaf.ext"), ext).ok()?;
-        let ec = [
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-        ];
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
         let steps: [Vec<&str>; 3] = [
             [
                 &["req", "-x509"][..],
                 &ec,
-                &[
-                    "-keyout",
-                    "ca.key",
-                    "-out",
-                    "ca.pem",
-                    "-days",
-                    "3",
-                    "-subj",
-                    "/CN=hermes-test-ca",
-                ],
+                &["-keyout", "ca.key", "-out", "ca.pem", "-days", "3", "-subj", "/CN=hermes-test-ca"],
             ]
             .concat(),
-            [
-                &["req"][..],
-                &ec,
-                &[
-                    "-keyout",
-                    "key.pem",
-                    "-out",
-                    "leaf.csr",
-                    "-subj",
-                    "/CN=localhost",
-                ],
-            ]
-            .concat(),
+            [&["req"][..], &ec, &["-keyout", "key.pem", "-out", "leaf.csr", "-subj", "/CN=localhost"]].concat(),
             vec![
                 "x509",
                 "-req",
@@ -117,11 +90,10 @@ impl TlsIdentity {
     }
 
     pub(crate) fn server_config(&self) -> Arc<ServerConfig> {
-        let certs: Vec<CertificateDer<'static>> =
-            CertificateDer::pem_file_iter(&self.cert_pem_path)
-                .expect("read cert.pem")
-                .collect::<Result<_, _>>()
-                .expect("parse cert.pem");
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&self.cert_pem_path)
+            .expect("read cert.pem")
+            .collect::<Result<_, _>>()
+            .expect("parse cert.pem");
         let key = PrivateKeyDer::from_pem_file(&self.key_pem_path).expect("read key.pem");
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let cfg = ServerConfig::builder_with_provider(provider)

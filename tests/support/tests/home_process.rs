@@ -3,9 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use hermes_testkit::{
-    FakeLlm, FakeTelegram, Gateway, HermesHome, TOKEN, TlsIdentity, run_cli, wait_until,
-};
+use hermes_testkit::{FakeLlm, FakeTelegram, Gateway, HermesHome, TOKEN, TlsIdentity, run_cli, wait_until};
 
 const T: Duration = Duration::from_secs(10);
 const SH: &str = "/bin/sh";
@@ -38,20 +36,12 @@ fn standard_home_points_at_the_fakes_and_is_removed_on_drop() {
 #[test]
 fn cli_runs_with_a_clean_environment() {
     let home = HermesHome::new("cli env");
-    let out = run_cli(
-        Path::new(SH),
-        &home,
-        &["-c", "env; exit 3"],
-        &[("EXTRA", "yes")],
-    );
+    let out = run_cli(Path::new(SH), &home, &["-c", "env; exit 3"], &[("EXTRA", "yes")]);
     assert_eq!(out.status.code(), Some(3));
     let env = String::from_utf8(out.stdout).unwrap();
     let home_line = format!("HERMES_HOME={}", home.path().display());
     assert!(env.lines().any(|l| l == home_line), "{env}");
-    assert!(
-        env.lines()
-            .any(|l| l == format!("HOME={}", home.path().display()))
-    );
+    assert!(env.lines().any(|l| l == format!("HOME={}", home.path().display())));
     assert!(env.lines().any(|l| l == "RUST_BACKTRACE=1"));
     assert!(env.lines().any(|l| l == "EXTRA=yes"));
     assert!(!env.contains("CARGO_"), "cargo's environment leaked: {env}");
@@ -72,12 +62,7 @@ fn gateway_output_signals_and_exit_codes() {
     assert!(!g.is_running());
 
     // A second run in the same home sees only its own output; SIGKILL reports 128 + 9.
-    let mut g2 = Gateway::start_with(
-        Path::new(SH),
-        &home,
-        &["-c", "echo second run; sleep 30"],
-        &[],
-    );
+    let mut g2 = Gateway::start_with(Path::new(SH), &home, &["-c", "echo second run; sleep 30"], &[]);
     assert!(g2.wait_output("second run", T));
     assert!(!g2.output().contains("started"));
     g2.kill9();

@@ -22,17 +22,10 @@ fn body(text: &str, stream: bool) -> String {
 
 /// Splits an SSE body into its `data:` payloads, checking each event ends with a blank line.
 fn sse_data(raw: &str) -> Vec<String> {
-    assert!(
-        raw.ends_with("\n\n"),
-        "stream does not end with a blank line: {raw:?}"
-    );
+    assert!(raw.ends_with("\n\n"), "stream does not end with a blank line: {raw:?}");
     raw.split("\n\n")
         .filter(|e| !e.is_empty())
-        .map(|e| {
-            e.strip_prefix("data: ")
-                .unwrap_or_else(|| panic!("not a data event: {e:?}"))
-                .to_string()
-        })
+        .map(|e| e.strip_prefix("data: ").unwrap_or_else(|| panic!("not a data event: {e:?}")).to_string())
         .collect()
 }
 
@@ -44,10 +37,7 @@ fn stream(llm: &FakeLlm, text: &str) -> Vec<String> {
         .send(body(text, true))
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    assert_eq!(
-        r.headers().get("content-type").unwrap(),
-        "text/event-stream"
-    );
+    assert_eq!(r.headers().get("content-type").unwrap(), "text/event-stream");
     sse_data(&common::read_all(&mut r))
 }
 
@@ -83,10 +73,7 @@ fn streamed_text_deltas_join_to_the_reply() {
     assert_eq!(s(at(&finish, "choices.0.finish_reason")), "stop");
     assert_eq!(s(at(&finish, "object")), "chat.completion.chunk");
     assert!(s(at(&finish, "usage.total_tokens")).parse::<u64>().unwrap() > 0);
-    assert_eq!(
-        s(at(&parse(&events[0]), "choices.0.delta.role")),
-        "assistant"
-    );
+    assert_eq!(s(at(&parse(&events[0]), "choices.0.delta.role")), "assistant");
 
     // Default reply echoes; chunk count follows .chunks().
     let (text, _) = content_of(&stream(&llm, "ping"));
@@ -98,10 +85,7 @@ fn streamed_text_deltas_join_to_the_reply() {
     assert_eq!(reqs.len(), 3);
     assert!(reqs[0].stream);
     assert_eq!(reqs[0].last_user(), Some("hi"));
-    assert_eq!(
-        reqs[0].messages[0],
-        ("system".to_string(), "be brief".to_string())
-    );
+    assert_eq!(reqs[0].messages[0], ("system".to_string(), "be brief".to_string()));
     assert_eq!(reqs[0].tools, vec!["todo".to_string()]);
     assert_eq!(reqs[0].authorization.as_deref(), Some("Bearer sk-test"));
     assert_eq!(reqs[0].model, "test-model");
@@ -112,17 +96,11 @@ fn usage_gets_its_own_chunk_when_asked() {
     let llm = FakeLlm::start();
     let a = agent();
     let req = r#"{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":[{"type":"text","text":"multi"},{"type":"text","text":"part"}]}]}"#;
-    let mut r = a
-        .post(format!("{}/chat/completions", llm.base_url()))
-        .send(req)
-        .unwrap();
+    let mut r = a.post(format!("{}/chat/completions", llm.base_url())).send(req).unwrap();
     let events = sse_data(&common::read_all(&mut r));
     let usage = parse(&events[events.len() - 2]);
     assert_eq!(s(at(&usage, "choices")), "[]");
-    assert!(matches!(
-        at(&usage, "usage.prompt_tokens"),
-        Value::Number(_)
-    ));
+    assert!(matches!(at(&usage, "usage.prompt_tokens"), Value::Number(_)));
     assert_eq!(content_of(&events).0, "echo: multipart");
     assert_eq!(llm.requests()[0].last_user(), Some("multipart"));
 }
@@ -130,10 +108,7 @@ fn usage_gets_its_own_chunk_when_asked() {
 #[test]
 fn tool_call_deltas_carry_id_name_and_split_arguments() {
     let llm = FakeLlm::start();
-    llm.push(Reply::tool_call(
-        "todo",
-        r#"{"action":"add","text":"buy milk"}"#,
-    ));
+    llm.push(Reply::tool_call("todo", r#"{"action":"add","text":"buy milk"}"#));
     llm.push(Reply::tool_call("memory", r#"{"q":1}"#));
     let events = stream(&llm, "add milk");
     let mut name = String::new();
@@ -172,24 +147,14 @@ fn tool_call_deltas_carry_id_name_and_split_arguments() {
     assert_eq!(s(at(&finish, "choices.0.finish_reason")), "tool_calls");
 
     // Non-streamed: one message with the call; ids keep counting.
-    let (st, b) = post_json(
-        &agent(),
-        &format!("{}/chat/completions", llm.base_url()),
-        &body("more", false),
-    );
+    let (st, b) = post_json(&agent(), &format!("{}/chat/completions", llm.base_url()), &body("more", false));
     assert_eq!(st, 200);
     let v = parse(&b);
     assert_eq!(s(at(&v, "object")), "chat.completion");
     assert_eq!(s(at(&v, "choices.0.finish_reason")), "tool_calls");
     assert_eq!(s(at(&v, "choices.0.message.tool_calls.0.id")), "call_2");
-    assert_eq!(
-        s(at(&v, "choices.0.message.tool_calls.0.function.name")),
-        "memory"
-    );
-    assert_eq!(
-        s(at(&v, "choices.0.message.tool_calls.0.function.arguments")),
-        r#"{"q":1}"#
-    );
+    assert_eq!(s(at(&v, "choices.0.message.tool_calls.0.function.name")), "memory");
+    assert_eq!(s(at(&v, "choices.0.message.tool_calls.0.function.arguments")), r#"{"q":1}"#);
 }
 
 #[test]
@@ -199,12 +164,7 @@ fn rules_win_over_the_script_and_persist() {
     llm.push(Reply::text("scripted"));
     let url = format!("{}/chat/completions", llm.base_url());
     let a = agent();
-    let reply = |t: &str| {
-        s(at(
-            &parse(&post_json(&a, &url, &body(t, false)).1),
-            "choices.0.message.content",
-        ))
-    };
+    let reply = |t: &str| s(at(&parse(&post_json(&a, &url, &body(t, false)).1), "choices.0.message.content"));
     assert_eq!(reply("what's the weather?"), "sunny");
     assert_eq!(reply("weather again"), "sunny");
     assert_eq!(reply("other"), "scripted");
@@ -262,10 +222,7 @@ fn held_stream_is_really_paused_until_the_gate_opens() {
     let llm = FakeLlm::start();
     let gate = Gate::new();
     llm.push(Reply::text("alpha beta").chunks(2).hold(&gate));
-    let mut r = agent()
-        .post(format!("{}/chat/completions", llm.base_url()))
-        .send(body("x", true))
-        .unwrap();
+    let mut r = agent().post(format!("{}/chat/completions", llm.base_url())).send(body("x", true)).unwrap();
     let mut reader = BufReader::new(r.body_mut().as_reader());
     let mut first = String::new();
     reader.read_line(&mut first).unwrap();
@@ -285,12 +242,7 @@ fn stalled_stream_ends_when_the_client_leaves() {
     let port = llm.port();
     let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let b = body("x", true);
-    write!(
-        conn,
-        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{b}",
-        b.len()
-    )
-    .unwrap();
+    write!(conn, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{b}", b.len()).unwrap();
     let mut reader = BufReader::new(conn.try_clone().unwrap());
     let mut line = String::new();
     while !line.starts_with("data: ") {
@@ -302,11 +254,7 @@ fn stalled_stream_ends_when_the_client_leaves() {
     drop(conn);
     // The server thread notices and frees the fake; a next request is served normally.
     llm.push(Reply::text("after"));
-    let (st, out) = post_json(
-        &agent(),
-        &format!("{}/chat/completions", llm.base_url()),
-        &body("y", false),
-    );
+    let (st, out) = post_json(&agent(), &format!("{}/chat/completions", llm.base_url()), &body("y", false));
     assert_eq!(st, 200);
     assert_eq!(s(at(&parse(&out), "choices.0.message.content")), "after");
 }
@@ -318,12 +266,8 @@ fn keep_alive_serves_many_requests_on_one_connection() {
     let mut reader = BufReader::new(conn.try_clone().unwrap());
     for i in 0..3 {
         let b = body(&format!("n{i}"), false);
-        write!(
-            conn,
-            "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{b}",
-            b.len()
-        )
-        .unwrap();
+        write!(conn, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{b}", b.len())
+            .unwrap();
         let mut len = 0;
         loop {
             let mut h = String::new();
@@ -338,10 +282,7 @@ fn keep_alive_serves_many_requests_on_one_connection() {
         let mut out = vec![0; len];
         reader.read_exact(&mut out).unwrap();
         let v = parse(&String::from_utf8(out).unwrap());
-        assert_eq!(
-            s(at(&v, "choices.0.message.content")),
-            format!("echo: n{i}")
-        );
+        assert_eq!(s(at(&v, "choices.0.message.content")), format!("echo: n{i}"));
     }
     assert!(wait_until(T, || llm.requests().len() == 3));
 }
@@ -361,13 +302,7 @@ fn expect_continue_and_chunked_request_bodies_are_understood() {
     reader.read_line(&mut line).unwrap();
     assert_eq!(line, "HTTP/1.1 100 Continue\r\n");
     let (a, rest) = b.split_at(10);
-    write!(
-        conn,
-        "{:x}\r\n{a}\r\n{:x}\r\n{rest}\r\n0\r\n\r\n",
-        a.len(),
-        rest.len()
-    )
-    .unwrap();
+    write!(conn, "{:x}\r\n{a}\r\n{:x}\r\n{rest}\r\n0\r\n\r\n", a.len(), rest.len()).unwrap();
     assert!(llm.wait_requests(1, T));
     assert_eq!(llm.requests()[0].last_user(), Some("continued"));
 }

@@ -25,10 +25,7 @@ fn get_me_and_wrong_token() {
     assert_eq!(s(at(&v, "result.id")), "999000");
     let (st, body) = get(&a, &format!("{}999:wrong/getMe", tg.base_url()));
     assert_eq!(st, 401);
-    assert_eq!(
-        body,
-        r#"{"ok":false,"error_code":401,"description":"Unauthorized"}"#
-    );
+    assert_eq!(body, r#"{"ok":false,"error_code":401,"description":"Unauthorized"}"#);
     let (st, _) = post_json(&a, &url(&tg, "noSuchMethod"), "{}");
     assert_eq!(st, 404);
     assert_eq!(tg.calls().len(), 3);
@@ -52,10 +49,7 @@ fn updates_look_like_telegram_and_offsets_confirm() {
     assert_eq!(s(at(first, "message.from.first_name")), "Alice");
     assert_eq!(s(at(first, "message.from.is_bot")), "false");
     assert_eq!(s(at(first, "message.chat.type")), "private");
-    assert_eq!(
-        s(at(first, "message.text")),
-        "/start hello @hermes_test_bot"
-    );
+    assert_eq!(s(at(first, "message.text")), "/start hello @hermes_test_bot");
     assert_eq!(s(at(first, "message.entities.0.type")), "bot_command");
     assert_eq!(s(at(first, "message.entities.0.length")), "6");
     assert_eq!(s(at(first, "message.entities.1.type")), "mention");
@@ -75,10 +69,7 @@ fn updates_look_like_telegram_and_offsets_confirm() {
     let v = parse(&body);
     assert_eq!(len(at(&v, "result")), 1);
     assert_eq!(s(at(&v, "result.0.update_id")), "2");
-    let (_, body) = get(
-        &a,
-        &format!("{}?offset=0&timeout=0", url(&tg, "getUpdates")),
-    );
+    let (_, body) = get(&a, &format!("{}?offset=0&timeout=0", url(&tg, "getUpdates")));
     assert_eq!(len(at(&parse(&body), "result")), 1);
     assert_eq!(tg.committed_offset(), 2);
     let (_, body) = post_json(&a, &url(&tg, "getUpdates"), r#"{"offset":3,"timeout":0}"#);
@@ -97,11 +88,7 @@ fn long_poll_wakes_when_an_update_arrives() {
     let (st, body) = poller.join().unwrap();
     assert_eq!(st, 200);
     let v = parse(&body);
-    assert_eq!(
-        len(at(&v, "result")),
-        1,
-        "long poll returned without the update: {body}"
-    );
+    assert_eq!(len(at(&v, "result")), 1, "long poll returned without the update: {body}");
     assert_eq!(s(at(&v, "result.0.message.text")), "wake up");
 }
 
@@ -110,11 +97,7 @@ fn replies_to_the_bot_and_raw_updates() {
     let tg = FakeTelegram::start();
     let a = agent();
     let chat = Chat::group(-5);
-    let (_, body) = post_json(
-        &a,
-        &url(&tg, "sendMessage"),
-        r#"{"chat_id":-5,"text":"bot says"}"#,
-    );
+    let (_, body) = post_json(&a, &url(&tg, "sendMessage"), r#"{"chat_id":-5,"text":"bot says"}"#);
     let bot_id: i64 = s(at(&parse(&body), "result.message_id")).parse().unwrap();
     assert_eq!(bot_id, 1000);
     tg.reply_to_bot(&chat, &User::new(9, "Carol"), "answer", bot_id);
@@ -152,25 +135,12 @@ fn send_edit_delete_keep_state_and_errors() {
     let (st, body) = post_form(&a, &edit, "chat_id=-100777&message_id=1000&text=final+text");
     assert_eq!(st, 200, "{body}");
     assert_eq!(s(at(&parse(&body), "result.text")), "final text");
-    let (st, body) = post_json(
-        &a,
-        &edit,
-        r#"{"chat_id":-100777,"message_id":1000,"text":"final text"}"#,
-    );
+    let (st, body) = post_json(&a, &edit, r#"{"chat_id":-100777,"message_id":1000,"text":"final text"}"#);
     assert_eq!(st, 400);
-    assert!(
-        s(at(&parse(&body), "description")).starts_with("Bad Request: message is not modified")
-    );
-    let (st, body) = post_json(
-        &a,
-        &edit,
-        r#"{"chat_id":-100777,"message_id":4242,"text":"x"}"#,
-    );
+    assert!(s(at(&parse(&body), "description")).starts_with("Bad Request: message is not modified"));
+    let (st, body) = post_json(&a, &edit, r#"{"chat_id":-100777,"message_id":4242,"text":"x"}"#);
     assert_eq!(st, 400);
-    assert_eq!(
-        s(at(&parse(&body), "description")),
-        "Bad Request: message to edit not found"
-    );
+    assert_eq!(s(at(&parse(&body), "description")), "Bad Request: message to edit not found");
 
     let sent = tg.sent();
     assert_eq!(sent.len(), 1);
@@ -179,43 +149,20 @@ fn send_edit_delete_keep_state_and_errors() {
     assert_eq!(sent[0].thread_id, Some(5));
     assert_eq!(sent[0].reply_to, Some(3));
 
-    let (st, _) = post_json(
-        &a,
-        &url(&tg, "deleteMessage"),
-        r#"{"chat_id":-100777,"message_id":1000}"#,
-    );
+    let (st, _) = post_json(&a, &url(&tg, "deleteMessage"), r#"{"chat_id":-100777,"message_id":1000}"#);
     assert_eq!(st, 200);
     assert!(tg.sent()[0].deleted);
-    let (st, _) = post_json(
-        &a,
-        &url(&tg, "deleteMessage"),
-        r#"{"chat_id":-100777,"message_id":1000}"#,
-    );
+    let (st, _) = post_json(&a, &url(&tg, "deleteMessage"), r#"{"chat_id":-100777,"message_id":1000}"#);
     assert_eq!(st, 400);
 
     let (st, body) = post_json(&a, &url(&tg, "sendMessage"), r#"{"chat_id":1,"text":""}"#);
-    assert_eq!(
-        (st, s(at(&parse(&body), "description"))),
-        (400, "Bad Request: message text is empty".into())
-    );
+    assert_eq!((st, s(at(&parse(&body), "description"))), (400, "Bad Request: message text is empty".into()));
     let long = format!(r#"{{"chat_id":1,"text":"{}"}}"#, "a".repeat(4097));
     let (st, body) = post_json(&a, &url(&tg, "sendMessage"), &long);
-    assert_eq!(
-        (st, s(at(&parse(&body), "description"))),
-        (400, "Bad Request: message is too long".into())
-    );
-    for m in [
-        "sendChatAction",
-        "deleteWebhook",
-        "setMyCommands",
-        "answerCallbackQuery",
-    ] {
+    assert_eq!((st, s(at(&parse(&body), "description"))), (400, "Bad Request: message is too long".into()));
+    for m in ["sendChatAction", "deleteWebhook", "setMyCommands", "answerCallbackQuery"] {
         let (st, body) = post_json(&a, &url(&tg, m), r#"{"chat_id":1}"#);
-        assert_eq!(
-            (st, body.as_str()),
-            (200, r#"{"ok":true,"result":true}"#),
-            "{m}"
-        );
+        assert_eq!((st, body.as_str()), (200, r#"{"ok":true,"result":true}"#), "{m}");
     }
 }
 
@@ -224,21 +171,14 @@ fn markdown_v2_is_checked_like_telegram() {
     let tg = FakeTelegram::start();
     let a = agent();
     let send = url(&tg, "sendMessage");
-    let (st, body) = post_json(
-        &a,
-        &send,
-        r#"{"chat_id":1,"text":"Done. Really!","parse_mode":"MarkdownV2"}"#,
-    );
+    let (st, body) = post_json(&a, &send, r#"{"chat_id":1,"text":"Done. Really!","parse_mode":"MarkdownV2"}"#);
     assert_eq!(st, 400);
     assert_eq!(
         s(at(&parse(&body), "description")),
         r"Bad Request: can't parse entities: Character '.' is reserved and must be escaped with the preceding '\'"
     );
-    let (st, _) = post_json(
-        &a,
-        &send,
-        r#"{"chat_id":1,"text":"Done\\. *Really*\\! `a.b()`","parse_mode":"MarkdownV2"}"#,
-    );
+    let (st, _) =
+        post_json(&a, &send, r#"{"chat_id":1,"text":"Done\\. *Really*\\! `a.b()`","parse_mode":"MarkdownV2"}"#);
     assert_eq!(st, 200);
     // The plain fallback (no parse_mode) accepts anything.
     let (st, _) = post_json(&a, &send, r#"{"chat_id":1,"text":"Done. Really!"}"#);
@@ -255,11 +195,7 @@ fn fail_next_scripts_errors_once_per_call() {
     let a = agent();
     let too_many = r#"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 1","parameters":{"retry_after":1}}"#;
     tg.fail_next("sendMessage", 429, too_many);
-    tg.fail_next(
-        "sendMessage",
-        500,
-        r#"{"ok":false,"error_code":500,"description":"Internal Server Error"}"#,
-    );
+    tg.fail_next("sendMessage", 500, r#"{"ok":false,"error_code":500,"description":"Internal Server Error"}"#);
     let send = url(&tg, "sendMessage");
     let body = r#"{"chat_id":1,"text":"hi"}"#;
     assert_eq!(post_json(&a, &send, body), (429, too_many.to_string()));
@@ -270,15 +206,8 @@ fn fail_next_scripts_errors_once_per_call() {
 
     // A failed getUpdates confirms nothing.
     tg.user_says(&Chat::private(1), &User::new(1, "A"), "x");
-    tg.fail_next(
-        "getUpdates",
-        502,
-        r#"{"ok":false,"error_code":502,"description":"Bad Gateway"}"#,
-    );
-    assert_eq!(
-        post_json(&a, &url(&tg, "getUpdates"), r#"{"offset":5}"#).0,
-        502
-    );
+    tg.fail_next("getUpdates", 502, r#"{"ok":false,"error_code":502,"description":"Bad Gateway"}"#);
+    assert_eq!(post_json(&a, &url(&tg, "getUpdates"), r#"{"offset":5}"#).0, 502);
     assert_eq!(tg.committed_offset(), 0);
     assert_eq!(tg.pending_updates(), 1);
 }
@@ -292,15 +221,10 @@ fn wait_sent_sees_messages_from_another_thread() {
         post_json(&a, &send, r#"{"chat_id":1,"text":"first"}"#);
         post_json(&a, &send, r#"{"chat_id":1,"text":"second"}"#);
     });
-    let m = tg
-        .wait_sent(T, |m| m.text == "second")
-        .expect("second message");
+    let m = tg.wait_sent(T, |m| m.text == "second").expect("second message");
     assert_eq!(m.message_id, 1001);
     sender.join().unwrap();
-    assert!(
-        tg.wait_sent(Duration::from_millis(50), |m| m.text == "never")
-            .is_none()
-    );
+    assert!(tg.wait_sent(Duration::from_millis(50), |m| m.text == "never").is_none());
 }
 
 #[test]
@@ -314,14 +238,8 @@ fn serves_https_with_a_generated_identity() {
     let tg = FakeTelegram::start_tls(&id);
     assert!(tg.base_url().starts_with("https://127.0.0.1:"));
     let ca = Certificate::from_pem(id.ca_pem().as_bytes()).unwrap();
-    let tls = TlsConfig::builder()
-        .root_certs(RootCerts::new_with_certs(&[ca]))
-        .build();
-    let a: ureq::Agent = ureq::Agent::config_builder()
-        .tls_config(tls)
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let tls = TlsConfig::builder().root_certs(RootCerts::new_with_certs(&[ca])).build();
+    let a: ureq::Agent = ureq::Agent::config_builder().tls_config(tls).http_status_as_error(false).build().into();
     for _ in 0..2 {
         let (st, body) = get(&a, &url(&tg, "getMe"));
         assert_eq!(st, 200);

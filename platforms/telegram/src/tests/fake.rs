@@ -47,22 +47,11 @@ impl FakeApi {
 
     /// The next call of `method` answers `status` with `body`.
     pub fn push(&self, method: &str, status: u16, body: &str) {
-        self.scripts
-            .lock()
-            .unwrap()
-            .entry(method.to_string())
-            .or_default()
-            .push_back((status, body.to_string()));
+        self.scripts.lock().unwrap().entry(method.to_string()).or_default().push_back((status, body.to_string()));
     }
 
     pub fn requests(&self, method: &str) -> Vec<Request> {
-        self.requests
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|r| r.method == method)
-            .cloned()
-            .collect()
+        self.requests.lock().unwrap().iter().filter(|r| r.method == method).cloned().collect()
     }
 
     /// Waits (up to 10 s) until `method` was called at least `n` times.
@@ -105,54 +94,46 @@ impl FakeApi {
             let mut body = vec![0; length];
             reader.read_exact(&mut body).unwrap();
             let method = path.rsplit('/').next().unwrap_or("").to_string();
-            let token_ok = path.starts_with(&format!("/bot{TOKEN}/"))
-                || path.starts_with(&format!("/file/bot{TOKEN}/"));
-            self.requests.lock().unwrap().push(Request {
-                method: method.clone(),
-                body: String::from_utf8_lossy(&body).into_owned(),
-            });
-            let (status, answer) = if token_ok {
-                self.answer(&method)
-            } else {
-                (404, not_found())
-            };
+            let token_ok =
+                path.starts_with(&format!("/bot{TOKEN}/")) || path.starts_with(&format!("/file/bot{TOKEN}/"));
+            self.requests
+                .lock()
+                .unwrap()
+                .push(Request { method: method.clone(), body: String::from_utf8_lossy(&body).into_owned() });
+            let (status, answer) = if token_ok { self.answer(&method) } else { (404, not_found()) };
             let head = format!(
                 "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
                 answer.len()
             );
-            if writer
-                .write_all(head.as_bytes())
-                .and_then(|_| writer.write_all(answer.as_bytes()))
-                .is_err()
-            {
+            if writer.write_all(head.as_bytes()).and_then(|_| writer.write_all(answer.as_bytes())).is_err() {
                 return;
             }
         }
     }
 
     fn answer(&self, method: &str) -> (u16, String) {
-        if let Some(scripted) = self
-            .scripts
-            .lock()
-            .unwrap()
-            .get_mut(method)
-            .and_then(|q| q.pop_front())
-        {
+        if let Some(scripted) = self.scripts.lock().unwrap().get_mut(method).and_then(|q| q.pop_front()) {
             return scripted;
         }
         match method {
             "getMe" => (
                 200,
-                format!(r#"{{"ok":true,"result":{{"id":{BOT_ID},"is_bot":true,"first_name":"Hermes","username":"{BOT_NAME}"}}}}"#),
+                format!(
+                    r#"{{"ok":true,"result":{{"id":{BOT_ID},"is_bot":true,"first_name":"Hermes","username":"{BOT_NAME}"}}}}"#
+                ),
             ),
             "getUpdates" => {
                 // A short idle long poll.
                 std::thread::sleep(Duration::from_millis(20));
                 (200, r#"{"ok":true,"result":[]}"#.into())
             }
-            "getFile" => (200, r#"{"ok":true,"result":{"file_id":"f","file_size":5,"file_path":"photos/file_1.jpg"}}"#.into()),
+            "getFile" => {
+                (200, r#"{"ok":true,"result":{"file_id":"f","file_size":5,"file_path":"photos/file_1.jpg"}}"#.into())
+            }
             "file_1.jpg" => (200, "JPEG!".into()),
-            "sendMessage" | "sendPhoto" | "sendDocument" | "sendVoice" => (200, r#"{"ok":true,"result":{"message_id":777,"chat":{"id":1,"type":"private"},"date":1}}"#.into()),
+            "sendMessage" | "sendPhoto" | "sendDocument" | "sendVoice" => {
+                (200, r#"{"ok":true,"result":{"message_id":777,"chat":{"id":1,"type":"private"},"date":1}}"#.into())
+            }
             _ => (200, r#"{"ok":true,"result":true}"#.into()),
         }
     }

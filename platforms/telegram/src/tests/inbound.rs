@@ -17,10 +17,7 @@ fn config(env: &[(&str, &str)]) -> TelegramConfig {
 }
 
 fn bot() -> BotIdentity {
-    BotIdentity {
-        id: BOT_ID,
-        username: BOT_NAME.into(),
-    }
+    BotIdentity { id: BOT_ID, username: BOT_NAME.into() }
 }
 
 /// A group message from user 7 with `extra` JSON fields added to the message.
@@ -49,14 +46,7 @@ fn private_chat_is_a_dm() {
     assert_eq!(event.source.chat_id, "7");
     assert_eq!(event.source.user_id.as_deref(), Some("7"));
     assert_eq!(event.source.user_name.as_deref(), Some("Ann"));
-    assert_eq!(
-        (
-            event.message_id.as_str(),
-            event.update_id.as_str(),
-            event.message_key.as_str()
-        ),
-        ("3", "9", "9")
-    );
+    assert_eq!((event.message_id.as_str(), event.update_id.as_str(), event.message_key.as_str()), ("3", "9", "9"));
     assert_eq!(event.timestamp, 5.0);
 }
 
@@ -110,27 +100,9 @@ fn commands_for_us_and_for_other_bots() {
 
 #[test]
 fn free_response_patterns_and_require_mention_off() {
-    assert!(
-        take(
-            &group_update("hello all", ""),
-            &config(&[("TELEGRAM_FREE_RESPONSE_CHATS", "-100")])
-        )
-        .is_some()
-    );
-    assert!(
-        take(
-            &group_update("hello all", ""),
-            &config(&[("TELEGRAM_FREE_RESPONSE_CHATS", "-200")])
-        )
-        .is_none()
-    );
-    assert!(
-        take(
-            &group_update("hello all", ""),
-            &config(&[("TELEGRAM_REQUIRE_MENTION", "false")])
-        )
-        .is_some()
-    );
+    assert!(take(&group_update("hello all", ""), &config(&[("TELEGRAM_FREE_RESPONSE_CHATS", "-100")])).is_some());
+    assert!(take(&group_update("hello all", ""), &config(&[("TELEGRAM_FREE_RESPONSE_CHATS", "-200")])).is_none());
+    assert!(take(&group_update("hello all", ""), &config(&[("TELEGRAM_REQUIRE_MENTION", "false")])).is_some());
     let patterns = config(&[("TELEGRAM_MENTION_PATTERNS", "hermes")]);
     assert!(take(&group_update("HERMES, help", ""), &patterns).is_some());
     assert!(take(&group_update("nobody", ""), &patterns).is_none());
@@ -164,18 +136,12 @@ fn captions_edits_callbacks_reactions() {
     let photo = r#"{"update_id":4,"message":{"message_id":1,"date":1,"from":{"id":7,"first_name":"A"},
         "chat":{"id":7,"type":"private"},"caption":"look","photo":[{"file_id":"p1","file_size":10}]}}"#;
     let event = take(&miniserde::json::from_str(photo).unwrap(), &c).unwrap();
-    assert_eq!(
-        (event.kind, event.text.as_str()),
-        (EventKind::Photo, "look")
-    );
+    assert_eq!((event.kind, event.text.as_str()), (EventKind::Photo, "look"));
 
     let edit = r#"{"update_id":5,"edited_message":{"message_id":1,"date":1,"edit_date":9,"from":{"id":7,"first_name":"A"},
         "chat":{"id":7,"type":"private"},"text":"fixed"}}"#;
     let event = take(&miniserde::json::from_str(edit).unwrap(), &c).unwrap();
-    assert_eq!(
-        (event.kind, event.text.as_str(), event.timestamp),
-        (EventKind::Edit, "fixed", 9.0)
-    );
+    assert_eq!((event.kind, event.text.as_str(), event.timestamp), (EventKind::Edit, "fixed", 9.0));
 
     let callback = r#"{"update_id":6,"callback_query":{"id":"cb1","from":{"id":7,"first_name":"A"},"data":"approve:once",
         "message":{"message_id":70,"date":1,"chat":{"id":7,"type":"private"}}}}"#;
@@ -190,12 +156,8 @@ fn captions_edits_callbacks_reactions() {
     let reaction = r#"{"update_id":7,"message_reaction":{"chat":{"id":7,"type":"private"},"message_id":70,"date":1,
         "user":{"id":7,"first_name":"A"},"old_reaction":[],"new_reaction":[{"type":"emoji","emoji":"👍"}]}}"#;
     let event = take(&miniserde::json::from_str(reaction).unwrap(), &c).unwrap();
-    assert_eq!(
-        (event.kind, event.text.as_str()),
-        (EventKind::Reaction, "👍")
-    );
+    assert_eq!((event.kind, event.text.as_str()), (EventKind::Reaction, "👍"));
 
-    let unknown: Update =
-        miniserde::json::from_str(r#"{"update_id":8,"poll":{"id":"x"}}"#).unwrap();
+    let unknown: Update = miniserde::json::from_str(r#"{"update_id":8,"poll":{"id":"x"}}"#).unwrap();
     assert!(convert(&unknown, &bot(), &c).is_err());
 }

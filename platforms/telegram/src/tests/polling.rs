@@ -10,21 +10,15 @@ use super::fake::{FakeApi, TOKEN, error};
 use crate::{TelegramAdapter, TelegramConfig, connect};
 
 pub fn config(fake: &FakeApi) -> TelegramConfig {
-    let env = [
-        ("TELEGRAM_BOT_TOKEN", TOKEN),
-        ("TELEGRAM_BASE_URL", fake.base.as_str()),
-        ("TELEGRAM_POLL_TIMEOUT", "0"),
-    ];
+    let env =
+        [("TELEGRAM_BOT_TOKEN", TOKEN), ("TELEGRAM_BASE_URL", fake.base.as_str()), ("TELEGRAM_POLL_TIMEOUT", "0")];
     match crate::configure(&Settings::from_pairs("telegram", &env, &[])) {
         hermes_platform::Configured::On(c) => c,
         other => panic!("{other:?}"),
     }
 }
 
-pub fn start(
-    fake: &FakeApi,
-    cursor: Option<&str>,
-) -> (Arc<TelegramAdapter>, async_channel::Receiver<InboundBatch>) {
+pub fn start(fake: &FakeApi, cursor: Option<&str>) -> (Arc<TelegramAdapter>, async_channel::Receiver<InboundBatch>) {
     let (tx, rx) = async_channel::bounded(1);
     let ctx = ConnectContext {
         inbound: InboundSink::new("telegram", tx),
@@ -68,11 +62,7 @@ fn get_me_401_is_fatal() {
         Ok(_) => panic!("connected with a bad token"),
     };
     assert!(!err.retryable);
-    assert!(
-        err.message.contains("TELEGRAM_BOT_TOKEN"),
-        "{}",
-        err.message
-    );
+    assert!(err.message.contains("TELEGRAM_BOT_TOKEN"), "{}", err.message);
     assert!(fake.requests("getUpdates").is_empty());
 }
 
@@ -91,22 +81,14 @@ fn offset_moves_only_after_the_ack() {
     std::thread::sleep(std::time::Duration::from_millis(200));
     let polls = fake.requests("getUpdates");
     assert_eq!(polls.len(), 1);
-    assert!(
-        polls[0].body.contains(r#""offset":10"#),
-        "{}",
-        polls[0].body
-    );
+    assert!(polls[0].body.contains(r#""offset":10"#), "{}", polls[0].body);
     batch.ack.journaled();
 
     let polls = fake.wait_for("getUpdates", 2);
+    assert!(polls[1].body.contains(r#""offset":12"#), "{}", polls[1].body);
     assert!(
-        polls[1].body.contains(r#""offset":12"#),
-        "{}",
-        polls[1].body
+        polls[1].body.contains(r#""allowed_updates":["message","edited_message","callback_query","message_reaction"]"#)
     );
-    assert!(polls[1].body.contains(
-        r#""allowed_updates":["message","edited_message","callback_query","message_reaction"]"#
-    ));
     assert!(adapter.liveness().last().is_some());
     adapter.stop();
 }
@@ -122,11 +104,7 @@ fn failed_journal_resubmits_the_same_batch() {
     assert_eq!(again.cursor.as_deref(), Some("6"));
     assert_eq!(again.events[0].text, "hi");
     // Telegram was not told to move on while the journal failed.
-    assert!(
-        fake.requests("getUpdates")
-            .iter()
-            .all(|r| !r.body.contains("offset"))
-    );
+    assert!(fake.requests("getUpdates").iter().all(|r| !r.body.contains("offset")));
     again.ack.journaled();
     let polls = fake.wait_for("getUpdates", 2);
     assert!(polls[1].body.contains(r#""offset":6"#));
@@ -138,16 +116,8 @@ fn malformed_updates_are_skipped_and_the_offset_advances() {
     let fake = FakeApi::start();
     let broken = r#"{"update_id":20,"message":{"message_id":"not a number","chat":7}}"#.to_string();
     let unknown = r#"{"update_id":21,"poll":{"id":"p"}}"#.to_string();
-    fake.push(
-        "getUpdates",
-        200,
-        &updates(&[broken, dm(22, "fine"), unknown]),
-    );
-    fake.push(
-        "getUpdates",
-        200,
-        &updates(&[r#"{"update_id":30,"message":null}"#.to_string()]),
-    );
+    fake.push("getUpdates", 200, &updates(&[broken, dm(22, "fine"), unknown]));
+    fake.push("getUpdates", 200, &updates(&[r#"{"update_id":30,"message":null}"#.to_string()]));
     let (adapter, rx) = start(&fake, None);
 
     let batch = rx.recv_blocking().unwrap();
@@ -183,12 +153,12 @@ fn callback_queries_are_answered_after_the_journal() {
 #[test]
 fn poll_errors_are_retried_and_401_stops() {
     let fake = FakeApi::start();
+    fake.push("getUpdates", 409, &error(409, "Conflict: terminated by other getUpdates request"));
     fake.push(
         "getUpdates",
-        409,
-        &error(409, "Conflict: terminated by other getUpdates request"),
+        429,
+        r#"{"ok":false,"error_code":429,"description":"Too Many Requests","parameters":{"retry_after":0}}"#,
     );
-    fake.push("getUpdates", 429, r#"{"ok":false,"error_code":429,"description":"Too Many Requests","parameters":{"retry_after":0}}"#);
     fake.push("getUpdates", 200, &updates(&[dm(3, "after errors")]));
     let (adapter, rx) = start(&fake, None);
     let batch = rx.recv_blocking().unwrap();
@@ -227,17 +197,9 @@ fn photos_are_downloaded_before_the_journal() {
     assert_eq!(event.text, "look");
     assert_eq!(event.media.len(), 1);
     assert_eq!(event.media[0].mime, "image/jpeg");
-    assert!(
-        event.media[0].path.ends_with("telegram-50-0.jpg"),
-        "{}",
-        event.media[0].path
-    );
+    assert!(event.media[0].path.ends_with("telegram-50-0.jpg"), "{}", event.media[0].path);
     assert_eq!(std::fs::read(&event.media[0].path).unwrap(), b"JPEG!");
-    assert!(
-        fake.requests("getFile")[0]
-            .body
-            .contains(r#""file_id":"big""#)
-    );
+    assert!(fake.requests("getFile")[0].body.contains(r#""file_id":"big""#));
     let _ = std::fs::remove_file(&event.media[0].path);
     batch.ack.journaled();
     adapter.stop();

@@ -13,31 +13,20 @@ fn on(env: &[(&str, &str)], config: &[(&str, &str)]) -> TelegramConfig {
 
 #[test]
 fn off_without_token() {
-    assert!(matches!(
-        configure(&Settings::from_pairs("telegram", &[], &[])),
-        Configured::Off
-    ));
-    let s = Settings::from_pairs(
-        "telegram",
-        &[("TELEGRAM_BOT_TOKEN", "1:abc")],
-        &[("enabled", "false")],
-    );
+    assert!(matches!(configure(&Settings::from_pairs("telegram", &[], &[])), Configured::Off));
+    let s = Settings::from_pairs("telegram", &[("TELEGRAM_BOT_TOKEN", "1:abc")], &[("enabled", "false")]);
     assert!(matches!(configure(&s), Configured::Off));
 }
 
 #[test]
 fn enabled_without_token_is_invalid() {
     let s = Settings::from_pairs("telegram", &[], &[("enabled", "true")]);
-    let Configured::Invalid(errors) = configure(&s) else {
-        panic!("expected Invalid")
-    };
+    let Configured::Invalid(errors) = configure(&s) else { panic!("expected Invalid") };
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].key, "TELEGRAM_BOT_TOKEN");
     assert!(errors[0].found.is_none());
     let s = Settings::from_pairs("telegram", &[], &[("enabled", "maybe")]);
-    let Configured::Invalid(errors) = configure(&s) else {
-        panic!("expected Invalid")
-    };
+    let Configured::Invalid(errors) = configure(&s) else { panic!("expected Invalid") };
     assert_eq!(errors[0].key, "platforms.telegram.enabled");
 }
 
@@ -52,44 +41,23 @@ fn defaults_and_token_from_config() {
     assert_eq!(c.secrets(), vec!["123456:abcdefgh".to_string()]);
     let describe = c.describe();
     assert!(!describe.contains("123456:abcdefgh"), "{describe}");
-    assert!(
-        describe.contains("…efgh") && describe.contains("api.telegram.org"),
-        "{describe}"
-    );
+    assert!(describe.contains("…efgh") && describe.contains("api.telegram.org"), "{describe}");
 }
 
 #[test]
 fn base_url_forms() {
     let token = ("TELEGRAM_BOT_TOKEN", "1:abc");
+    assert_eq!(on(&[token, ("TELEGRAM_BASE_URL", "http://127.0.0.1:8081")], &[]).base_url, "http://127.0.0.1:8081/bot");
     assert_eq!(
-        on(
-            &[token, ("TELEGRAM_BASE_URL", "http://127.0.0.1:8081")],
-            &[]
-        )
-        .base_url,
+        on(&[token, ("TELEGRAM_BASE_URL", "http://127.0.0.1:8081/bot/")], &[]).base_url,
         "http://127.0.0.1:8081/bot"
     );
     assert_eq!(
-        on(
-            &[token, ("TELEGRAM_BASE_URL", "http://127.0.0.1:8081/bot/")],
-            &[]
-        )
-        .base_url,
-        "http://127.0.0.1:8081/bot"
-    );
-    assert_eq!(
-        on(
-            &[token],
-            &[("extra.base_url", "https://tg.example/api/bot")]
-        )
-        .base_url,
+        on(&[token], &[("extra.base_url", "https://tg.example/api/bot")]).base_url,
         "https://tg.example/api/bot"
     );
     // Env wins over config.
-    let c = on(
-        &[token, ("TELEGRAM_BASE_URL", "http://a:1")],
-        &[("extra.base_url", "http://b:2")],
-    );
+    let c = on(&[token, ("TELEGRAM_BASE_URL", "http://a:1")], &[("extra.base_url", "http://b:2")]);
     assert_eq!(c.base_url, "http://a:1/bot");
     assert_eq!(c.base_host(), "a:1");
 }
@@ -107,27 +75,15 @@ fn every_problem_at_once() {
         ],
         &[],
     );
-    let Configured::Invalid(errors) = configure(&s) else {
-        panic!("expected Invalid")
-    };
+    let Configured::Invalid(errors) = configure(&s) else { panic!("expected Invalid") };
     let keys: Vec<&str> = errors.iter().map(|e| e.key.as_str()).collect();
     assert_eq!(
         keys,
-        [
-            "TELEGRAM_BASE_URL",
-            "TELEGRAM_REQUIRE_MENTION",
-            "TELEGRAM_REPLY_TO_MODE",
-            "TELEGRAM_POLL_TIMEOUT"
-        ]
+        ["TELEGRAM_BASE_URL", "TELEGRAM_REQUIRE_MENTION", "TELEGRAM_REPLY_TO_MODE", "TELEGRAM_POLL_TIMEOUT"]
     );
-    let s = Settings::from_pairs(
-        "telegram",
-        &[("TELEGRAM_BOT_TOKEN", "1:abc")],
-        &[("extra.base_url", "localhost:8081")],
-    );
-    let Configured::Invalid(errors) = configure(&s) else {
-        panic!("expected Invalid")
-    };
+    let s =
+        Settings::from_pairs("telegram", &[("TELEGRAM_BOT_TOKEN", "1:abc")], &[("extra.base_url", "localhost:8081")]);
+    let Configured::Invalid(errors) = configure(&s) else { panic!("expected Invalid") };
     assert_eq!(errors[0].key, "platforms.telegram.extra.base_url");
 }
 

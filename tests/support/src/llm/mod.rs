@@ -34,11 +34,7 @@ pub struct LlmRequest {
 impl LlmRequest {
     /// The content of the last message with role "user".
     pub fn last_user(&self) -> Option<&str> {
-        self.messages
-            .iter()
-            .rev()
-            .find(|(r, _)| r == "user")
-            .map(|(_, c)| c.as_str())
+        self.messages.iter().rev().find(|(r, _)| r == "user").map(|(_, c)| c.as_str())
     }
 
     fn parse(req: &Request) -> LlmRequest {
@@ -76,12 +72,9 @@ impl LlmRequest {
 fn content_text(v: Option<&Value>) -> String {
     match v {
         Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(as_object)
-            .filter_map(|p| get_str(p, "text"))
-            .collect::<Vec<_>>()
-            .join(""),
+        Some(Value::Array(parts)) => {
+            parts.iter().filter_map(as_object).filter_map(|p| get_str(p, "text")).collect::<Vec<_>>().join("")
+        }
         _ => String::new(),
     }
 }
@@ -110,11 +103,7 @@ pub struct FakeLlm {
 impl FakeLlm {
     pub fn start() -> FakeLlm {
         let closing = Arc::new(AtomicBool::new(false));
-        let shared = Arc::new(Shared {
-            state: Mutex::default(),
-            changed: Condvar::new(),
-            closing,
-        });
+        let shared = Arc::new(Shared { state: Mutex::default(), changed: Condvar::new(), closing });
         let s2 = shared.clone();
         let handler: Handler = Arc::new(move |req, resp| handle(&s2, req, resp));
         let server = Server::start(handler, None);
@@ -140,12 +129,7 @@ impl FakeLlm {
     /// request after a tool result has the same last user message, so a tool-call rule would
     /// fire again on it: script tool calls with [`FakeLlm::push`] instead.
     pub fn on(&self, contains: &str, reply: Reply) {
-        self.shared
-            .state
-            .lock()
-            .unwrap()
-            .rules
-            .push((contains.to_string(), reply));
+        self.shared.state.lock().unwrap().rules.push((contains.to_string(), reply));
     }
 
     /// Every chat completion request so far, in arrival order.
@@ -162,12 +146,7 @@ impl FakeLlm {
             if now >= deadline {
                 return false;
             }
-            st = self
-                .shared
-                .changed
-                .wait_timeout(st, deadline - now)
-                .unwrap()
-                .0;
+            st = self.shared.changed.wait_timeout(st, deadline - now).unwrap().0;
         }
         true
     }
@@ -186,10 +165,7 @@ fn handle(shared: &Shared, req: &Request, resp: &mut Responder) {
         return resp.json(200, body);
     }
     if req.method != "POST" || !path.ends_with("/chat/completions") {
-        return resp.json(
-            404,
-            r#"{"error":{"message":"not found","type":"invalid_request_error","code":null}}"#,
-        );
+        return resp.json(404, r#"{"error":{"message":"not found","type":"invalid_request_error","code":null}}"#);
     }
     let parsed = LlmRequest::parse(req);
     let (reply, ctx_id, first_call) = {
@@ -220,11 +196,7 @@ fn handle(shared: &Shared, req: &Request, resp: &mut Responder) {
         .and_then(|o| get_object(o, "stream_options"))
         .and_then(|so| get_bool(&so, "include_usage"))
         .unwrap_or(false);
-    let model = if parsed.model.is_empty() {
-        "test-model"
-    } else {
-        parsed.model.as_str()
-    };
+    let model = if parsed.model.is_empty() { "test-model" } else { parsed.model.as_str() };
     let ctx = Ctx {
         id: ctx_id,
         model,
@@ -233,8 +205,7 @@ fn handle(shared: &Shared, req: &Request, resp: &mut Responder) {
         include_usage,
         first_call,
     };
-    let give_up =
-        |resp: &mut Responder| shared.closing.load(Ordering::SeqCst) || resp.peer_closed();
+    let give_up = |resp: &mut Responder| shared.closing.load(Ordering::SeqCst) || resp.peer_closed();
 
     if let Kind::Status(code, body) = &reply.kind {
         if let Some(g) = &reply.gate

@@ -28,15 +28,7 @@ pub struct Reply {
 
 impl Reply {
     fn of(kind: Kind) -> Reply {
-        Reply {
-            kind,
-            chunks: 4,
-            delay: Duration::ZERO,
-            gate: None,
-            stall: false,
-            cut: false,
-            retry_after: None,
-        }
+        Reply { kind, chunks: 4, delay: Duration::ZERO, gate: None, stall: false, cut: false, retry_after: None }
     }
 
     /// Assistant text; streamed as ~4 content deltas (see [`Reply::chunks`]).
@@ -52,12 +44,7 @@ impl Reply {
 
     /// Several tool calls in one assistant message (parallel calls).
     pub fn tool_calls(calls: &[(&str, &str)]) -> Reply {
-        Reply::of(Kind::ToolCalls(
-            calls
-                .iter()
-                .map(|(n, a)| (n.to_string(), a.to_string()))
-                .collect(),
-        ))
+        Reply::of(Kind::ToolCalls(calls.iter().map(|(n, a)| (n.to_string(), a.to_string())).collect()))
     }
 
     /// An HTTP error with this body (e.g. 429, 500); see [`Reply::retry_after`].
@@ -149,18 +136,13 @@ fn tokens(s: &str) -> usize {
 }
 
 fn usage(prompt: usize, completion: usize) -> String {
-    format!(
-        r#"{{"prompt_tokens":{prompt},"completion_tokens":{completion},"total_tokens":{}}}"#,
-        prompt + completion
-    )
+    format!(r#"{{"prompt_tokens":{prompt},"completion_tokens":{completion},"total_tokens":{}}}"#, prompt + completion)
 }
 
 impl Ctx<'_> {
     fn chunk(&self, delta: &str, finish: Option<&str>, usage: Option<&str>) -> String {
         let finish = finish.map(esc).unwrap_or_else(|| "null".into());
-        let usage = usage
-            .map(|u| format!(r#","usage":{u}"#))
-            .unwrap_or_default();
+        let usage = usage.map(|u| format!(r#","usage":{u}"#)).unwrap_or_default();
         format!(
             r#"data: {{"id":"chatcmpl-{}","object":"chat.completion.chunk","created":{},"model":{},"choices":[{{"index":0,"delta":{delta},"finish_reason":{finish}}}]{usage}}}"#,
             self.id,
@@ -211,11 +193,7 @@ impl Ctx<'_> {
                 let mut out = Vec::new();
                 let mut completion = 0;
                 for (i, (name, args)) in calls.iter().enumerate() {
-                    let role = if i == 0 {
-                        r#""role":"assistant","content":null,"#
-                    } else {
-                        ""
-                    };
+                    let role = if i == 0 { r#""role":"assistant","content":null,"# } else { "" };
                     let head = format!(
                         r#"{{{role}"tool_calls":[{{"index":{i},"id":"call_{}","type":"function","function":{{"name":{},"arguments":""}}}}]}}"#,
                         self.first_call + i as u64,
@@ -223,10 +201,8 @@ impl Ctx<'_> {
                     );
                     out.push(self.chunk(&head, None, None));
                     for part in split_text(args, 2) {
-                        let d = format!(
-                            r#"{{"tool_calls":[{{"index":{i},"function":{{"arguments":{}}}}}]}}"#,
-                            esc(&part)
-                        );
+                        let d =
+                            format!(r#"{{"tool_calls":[{{"index":{i},"function":{{"arguments":{}}}}}]}}"#, esc(&part));
                         out.push(self.chunk(&d, None, None));
                     }
                     completion += tokens(args) + tokens(name);
@@ -242,11 +218,7 @@ impl Ctx<'_> {
     /// A non-streamed `chat.completion` object.
     pub fn completion(&self, reply: &Reply) -> String {
         let (message, finish, completion) = match &reply.kind {
-            Kind::Text(text) => (
-                format!(r#"{{"role":"assistant","content":{}}}"#, esc(text)),
-                "stop",
-                tokens(text),
-            ),
+            Kind::Text(text) => (format!(r#"{{"role":"assistant","content":{}}}"#, esc(text)), "stop", tokens(text)),
             Kind::ToolCalls(calls) => {
                 let list: Vec<String> = calls
                     .iter()
@@ -261,14 +233,7 @@ impl Ctx<'_> {
                     })
                     .collect();
                 let n = calls.iter().map(|(n, a)| tokens(n) + tokens(a)).sum();
-                (
-                    format!(
-                        r#"{{"role":"assistant","content":null,"tool_calls":[{}]}}"#,
-                        list.join(",")
-                    ),
-                    "tool_calls",
-                    n,
-                )
+                (format!(r#"{{"role":"assistant","content":null,"tool_calls":[{}]}}"#, list.join(",")), "tool_calls", n)
             }
             Kind::RawSse(body) => return body.clone(),
             Kind::Status(_, body) => return body.clone(),
@@ -289,13 +254,7 @@ mod tests {
 
     #[test]
     fn split_keeps_text_and_char_boundaries() {
-        for (text, n) in [
-            ("hello world", 4),
-            ("é🙂ab", 3),
-            ("ab", 5),
-            ("", 4),
-            ("x", 1),
-        ] {
+        for (text, n) in [("hello world", 4), ("é🙂ab", 3), ("ab", 5), ("", 4), ("x", 1)] {
             let parts = split_text(text, n);
             assert_eq!(parts.concat(), text);
             assert!(parts.len() <= n.max(1));

@@ -19,10 +19,7 @@ fn ok(result: &str) -> String {
 }
 
 fn error(resp: &mut Responder, code: u16, description: &str) {
-    let body = format!(
-        r#"{{"ok":false,"error_code":{code},"description":{}}}"#,
-        json::esc(description)
-    );
+    let body = format!(r#"{{"ok":false,"error_code":{code},"description":{}}}"#, json::esc(description));
     resp.json(code, &body);
 }
 
@@ -31,10 +28,7 @@ fn params(req: &Request) -> Object {
     let mut p = Object::new();
     parse_form(&req.query, &mut p);
     let body = req.body_text();
-    let ct = req
-        .header("content-type")
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let ct = req.header("content-type").unwrap_or("").to_ascii_lowercase();
     if ct.contains("json") || body.trim_start().starts_with('{') {
         if let Some(Value::Object(o)) = json::parse(&body) {
             p.extend(o.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -98,13 +92,7 @@ pub fn handle(shared: &Shared, req: &Request, resp: &mut Responder) {
 }
 
 fn chat_of(st: &State, id: i64) -> Chat {
-    st.chats.get(&id).cloned().unwrap_or_else(|| {
-        if id > 0 {
-            Chat::private(id)
-        } else {
-            Chat::supergroup(id)
-        }
-    })
+    st.chats.get(&id).cloned().unwrap_or_else(|| if id > 0 { Chat::private(id) } else { Chat::supergroup(id) })
 }
 
 fn get_updates(shared: &Shared, mut st: MutexGuard<'_, State>, p: &Object, resp: &mut Responder) {
@@ -135,12 +123,7 @@ fn get_updates(shared: &Shared, mut st: MutexGuard<'_, State>, p: &Object, resp:
             return;
         }
     }
-    let list: Vec<&str> = st
-        .updates
-        .iter()
-        .take(limit)
-        .map(|u| u.json.as_str())
-        .collect();
+    let list: Vec<&str> = st.updates.iter().take(limit).map(|u| u.json.as_str()).collect();
     let body = ok(&format!("[{}]", list.join(",")));
     drop(st);
     resp.json(200, &body);
@@ -167,13 +150,9 @@ fn check_text(text: &str, parse_mode: Option<&str>) -> Result<(), String> {
 
 fn message_json(st: &State, m: &BotMessage, edited: bool) -> String {
     let chat = chat_of(st, m.chat_id);
-    let reply = m.reply_to.map(|id| {
-        format!(
-            r#"{{"message_id":{id},"chat":{},"date":{}}}"#,
-            wire::chat(&chat, None),
-            now_secs()
-        )
-    });
+    let reply = m
+        .reply_to
+        .map(|id| format!(r#"{{"message_id":{id},"chat":{},"date":{}}}"#, wire::chat(&chat, None), now_secs()));
     wire::message(&wire::MessageParts {
         message_id: m.message_id,
         from: wire::bot_user(),
@@ -201,7 +180,8 @@ fn send_message(shared: &Shared, st: &mut State, p: &Object, resp: &mut Responde
     let msg = BotMessage {
         chat_id,
         message_id,
-        text,
+        text: super::visible_text(&text, parse_mode.as_deref()),
+        raw: text,
         parse_mode,
         thread_id: get_i64(p, "message_thread_id"),
         reply_to: reply_to(p),
@@ -215,16 +195,12 @@ fn send_message(shared: &Shared, st: &mut State, p: &Object, resp: &mut Responde
 }
 
 fn edit_message_text(shared: &Shared, st: &mut State, p: &Object, resp: &mut Responder) {
-    let (Some(chat_id), Some(message_id)) = (get_i64(p, "chat_id"), get_i64(p, "message_id"))
-    else {
+    let (Some(chat_id), Some(message_id)) = (get_i64(p, "chat_id"), get_i64(p, "message_id")) else {
         return error(resp, 400, "Bad Request: message to edit not found");
     };
     let text = get_str(p, "text").unwrap_or_default();
     let parse_mode = get_str(p, "parse_mode").filter(|m| !m.is_empty());
-    let Some(idx) = st
-        .sent
-        .iter()
-        .position(|m| m.chat_id == chat_id && m.message_id == message_id && !m.deleted)
+    let Some(idx) = st.sent.iter().position(|m| m.chat_id == chat_id && m.message_id == message_id && !m.deleted)
     else {
         return error(resp, 400, "Bad Request: message to edit not found");
     };
@@ -232,14 +208,15 @@ fn edit_message_text(shared: &Shared, st: &mut State, p: &Object, resp: &mut Res
         return error(resp, 400, &e);
     }
     let m = &mut st.sent[idx];
-    if m.text == text && m.parse_mode == parse_mode {
+    if m.raw == text && m.parse_mode == parse_mode {
         return error(
             resp,
             400,
             "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
         );
     }
-    m.text = text;
+    m.text = super::visible_text(&text, parse_mode.as_deref());
+    m.raw = text;
     m.parse_mode = parse_mode;
     m.edits += 1;
     let m = m.clone();
@@ -250,10 +227,8 @@ fn edit_message_text(shared: &Shared, st: &mut State, p: &Object, resp: &mut Res
 
 fn delete_message(shared: &Shared, st: &mut State, p: &Object, resp: &mut Responder) {
     let (chat_id, message_id) = (get_i64(p, "chat_id"), get_i64(p, "message_id"));
-    let found = st
-        .sent
-        .iter_mut()
-        .find(|m| Some(m.chat_id) == chat_id && Some(m.message_id) == message_id && !m.deleted);
+    let found =
+        st.sent.iter_mut().find(|m| Some(m.chat_id) == chat_id && Some(m.message_id) == message_id && !m.deleted);
     match found {
         Some(m) => {
             m.deleted = true;

@@ -25,10 +25,7 @@ pub fn check(text: &str) -> Result<(), String> {
                 i += open_len;
                 loop {
                     if i >= b.len() {
-                        return err(format!(
-                            "Can't find end of {entity} entity at byte offset {}",
-                            byte_at(start)
-                        ));
+                        return err(format!("Can't find end of {entity} entity at byte offset {}", byte_at(start)));
                     }
                     if b[i] == '\\' {
                         i += 2;
@@ -64,32 +61,21 @@ pub fn check(text: &str) -> Result<(), String> {
                 italic_marks = Some(i);
             }
             c if RESERVED.contains(&c) => {
-                return err(format!(
-                    "Character '{c}' is reserved and must be escaped with the preceding '\\'"
-                ));
+                return err(format!("Character '{c}' is reserved and must be escaped with the preceding '\\'"));
             }
             _ => {}
         }
         i += 1;
     }
     if let Some(at) = bold {
-        return err(format!(
-            "Can't find end of Bold entity at byte offset {}",
-            byte_at(at)
-        ));
+        return err(format!("Can't find end of Bold entity at byte offset {}", byte_at(at)));
     }
     if let Some(at) = strike {
-        return err(format!(
-            "Can't find end of Strikethrough entity at byte offset {}",
-            byte_at(at)
-        ));
+        return err(format!("Can't find end of Strikethrough entity at byte offset {}", byte_at(at)));
     }
     if underscores % 2 == 1 {
         let at = italic_marks.unwrap_or(0);
-        return err(format!(
-            "Can't find end of Italic entity at byte offset {}",
-            byte_at(at)
-        ));
+        return err(format!("Can't find end of Italic entity at byte offset {}", byte_at(at)));
     }
     Ok(())
 }
@@ -124,16 +110,8 @@ mod tests {
         assert!(check("wow!").unwrap_err().contains("Character '!'"));
         assert!(check("a - b").unwrap_err().contains("Character '-'"));
         assert!(check("f(x)").unwrap_err().contains("Character '('"));
-        assert!(
-            check("*bold")
-                .unwrap_err()
-                .contains("Bold entity at byte offset 0")
-        );
-        assert!(
-            check("é _it")
-                .unwrap_err()
-                .contains("Italic entity at byte offset 3")
-        );
+        assert!(check("*bold").unwrap_err().contains("Bold entity at byte offset 0"));
+        assert!(check("é _it").unwrap_err().contains("Italic entity at byte offset 3"));
         assert!(check("`open").unwrap_err().contains("Code entity"));
         assert!(check("```open").unwrap_err().contains("Pre entity"));
     }

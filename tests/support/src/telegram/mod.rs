@@ -38,46 +38,22 @@ pub struct Chat {
 impl Chat {
     /// A direct chat; its id is usually the user's id.
     pub fn private(id: i64) -> Chat {
-        Chat {
-            id,
-            kind: "private",
-            is_forum: false,
-            thread_id: None,
-            title: None,
-        }
+        Chat { id, kind: "private", is_forum: false, thread_id: None, title: None }
     }
 
     /// A basic group (ids are negative in Telegram).
     pub fn group(id: i64) -> Chat {
-        Chat {
-            id,
-            kind: "group",
-            is_forum: false,
-            thread_id: None,
-            title: Some("Test Group".into()),
-        }
+        Chat { id, kind: "group", is_forum: false, thread_id: None, title: Some("Test Group".into()) }
     }
 
     /// A supergroup without topics.
     pub fn supergroup(id: i64) -> Chat {
-        Chat {
-            id,
-            kind: "supergroup",
-            is_forum: false,
-            thread_id: None,
-            title: Some("Test Supergroup".into()),
-        }
+        Chat { id, kind: "supergroup", is_forum: false, thread_id: None, title: Some("Test Supergroup".into()) }
     }
 
     /// A forum supergroup; messages go to topic `thread`.
     pub fn forum(id: i64, thread: i64) -> Chat {
-        Chat {
-            id,
-            kind: "supergroup",
-            is_forum: true,
-            thread_id: Some(thread),
-            title: Some("Test Forum".into()),
-        }
+        Chat { id, kind: "supergroup", is_forum: true, thread_id: Some(thread), title: Some("Test Forum".into()) }
     }
 }
 
@@ -92,11 +68,7 @@ pub struct User {
 impl User {
     /// A user with username = the lowercased name.
     pub fn new(id: i64, name: &str) -> User {
-        User {
-            id,
-            first_name: name.to_string(),
-            username: Some(name.to_lowercase().replace(' ', "_")),
-        }
+        User { id, first_name: name.to_string(), username: Some(name.to_lowercase().replace(' ', "_")) }
     }
 }
 
@@ -105,7 +77,10 @@ impl User {
 pub struct BotMessage {
     pub chat_id: i64,
     pub message_id: i64,
+    /// What the user sees: MarkdownV2 escapes and markers rendered away.
     pub text: String,
+    /// What the bot sent (`text` parameter as is).
+    pub raw: String,
     pub parse_mode: Option<String>,
     pub thread_id: Option<i64>,
     pub reply_to: Option<i64>,
@@ -164,12 +139,7 @@ impl FakeTelegram {
     }
 
     fn start_inner(tls: Option<Arc<rustls::ServerConfig>>) -> FakeTelegram {
-        let state = State {
-            next_update: 1,
-            next_user_msg: 1,
-            next_bot_msg: 1000,
-            ..State::default()
-        };
+        let state = State { next_update: 1, next_user_msg: 1, next_bot_msg: 1000, ..State::default() };
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             changed: Condvar::new(),
@@ -179,11 +149,7 @@ impl FakeTelegram {
         let handler: Handler = Arc::new(move |req, resp| api::handle(&s2, req, resp));
         let scheme = if tls.is_some() { "https" } else { "http" };
         let server = Server::start(handler, tls);
-        FakeTelegram {
-            shared,
-            server,
-            scheme,
-        }
+        FakeTelegram { shared, server, scheme }
     }
 
     /// `http://127.0.0.1:PORT/bot`; the client appends `{TOKEN}/{method}`.
@@ -221,10 +187,7 @@ impl FakeTelegram {
         st.next_user_msg += 1;
         let chat_json = wire::chat(chat, Some(from));
         let reply_json = reply_to.map(|id| {
-            let found = st
-                .sent
-                .iter()
-                .find(|m| m.chat_id == chat.id && m.message_id == id);
+            let found = st.sent.iter().find(|m| m.chat_id == chat.id && m.message_id == id);
             let text = found.map(|m| m.text.clone()).unwrap_or_default();
             wire::message(&wire::MessageParts {
                 message_id: id,
@@ -276,39 +239,23 @@ impl FakeTelegram {
 
     /// The calls of one method (compared case-insensitively).
     pub fn calls_of(&self, method: &str) -> Vec<ApiCall> {
-        self.calls()
-            .into_iter()
-            .filter(|c| c.method.eq_ignore_ascii_case(method))
-            .collect()
+        self.calls().into_iter().filter(|c| c.method.eq_ignore_ascii_case(method)).collect()
     }
 
     /// Waits until at least `n` calls of `method` arrived (e.g. the gateway is polling).
     pub fn wait_calls(&self, method: &str, n: usize, timeout: Duration) -> bool {
-        self.wait_state(timeout, |st| {
-            st.calls
-                .iter()
-                .filter(|c| c.method.eq_ignore_ascii_case(method))
-                .count()
-                >= n
-        })
+        self.wait_state(timeout, |st| st.calls.iter().filter(|c| c.method.eq_ignore_ascii_case(method)).count() >= n)
     }
 
     /// The next call of `method` gets this status and JSON body instead of being served.
     /// Several queue in order.
     pub fn fail_next(&self, method: &str, status: u16, body_json: &str) {
         let mut st = self.shared.state.lock().unwrap();
-        st.failures
-            .entry(method.to_ascii_lowercase())
-            .or_default()
-            .push_back((status, body_json.to_string()));
+        st.failures.entry(method.to_ascii_lowercase()).or_default().push_back((status, body_json.to_string()));
     }
 
     /// Waits for a sent message (in its current state) matching `pred`.
-    pub fn wait_sent(
-        &self,
-        timeout: Duration,
-        pred: impl Fn(&BotMessage) -> bool,
-    ) -> Option<BotMessage> {
+    pub fn wait_sent(&self, timeout: Duration, pred: impl Fn(&BotMessage) -> bool) -> Option<BotMessage> {
         let mut found = None;
         self.wait_state(timeout, |st| {
             found = st.sent.iter().find(|m| pred(m)).cloned();
@@ -363,4 +310,26 @@ fn push_verbatim(shared: &Shared, st: &mut State, json: String) -> i64 {
     st.updates.push(Pending { update_id, json });
     shared.changed.notify_all();
     update_id
+}
+
+/// The visible text of a message: for MarkdownV2, escapes resolved and unescaped formatting
+/// markers (`* _ ~ | \``) dropped, as a Telegram client would show it.
+pub fn visible_text(raw: &str, parse_mode: Option<&str>) -> String {
+    if parse_mode != Some("MarkdownV2") {
+        return raw.to_string();
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+            }
+            '*' | '_' | '~' | '|' | '`' => {}
+            other => out.push(other),
+        }
+    }
+    out
 }

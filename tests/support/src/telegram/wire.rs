@@ -4,11 +4,7 @@ use super::{BOT_ID, BOT_NAME, BOT_USERNAME, Chat, User};
 use crate::json::esc;
 
 pub fn bot_user() -> String {
-    format!(
-        r#"{{"id":{BOT_ID},"is_bot":true,"first_name":{},"username":{}}}"#,
-        esc(BOT_NAME),
-        esc(BOT_USERNAME)
-    )
+    format!(r#"{{"id":{BOT_ID},"is_bot":true,"first_name":{},"username":{}}}"#, esc(BOT_NAME), esc(BOT_USERNAME))
 }
 
 pub fn get_me() -> String {
@@ -20,16 +16,8 @@ pub fn get_me() -> String {
 }
 
 pub fn user(u: &User) -> String {
-    let username = u
-        .username
-        .as_ref()
-        .map(|n| format!(r#","username":{}"#, esc(n)))
-        .unwrap_or_default();
-    format!(
-        r#"{{"id":{},"is_bot":false,"first_name":{}{username},"language_code":"en"}}"#,
-        u.id,
-        esc(&u.first_name)
-    )
+    let username = u.username.as_ref().map(|n| format!(r#","username":{}"#, esc(n))).unwrap_or_default();
+    format!(r#"{{"id":{},"is_bot":false,"first_name":{}{username},"language_code":"en"}}"#, u.id, esc(&u.first_name))
 }
 
 /// The chat object; a private chat carries the other party's name, as Telegram does.
@@ -67,14 +55,9 @@ pub struct MessageParts<'a> {
 }
 
 pub fn message(p: &MessageParts) -> String {
-    let mut s = format!(
-        r#"{{"message_id":{},"from":{},"chat":{},"date":{}"#,
-        p.message_id, p.from, p.chat, p.date
-    );
+    let mut s = format!(r#"{{"message_id":{},"from":{},"chat":{},"date":{}"#, p.message_id, p.from, p.chat, p.date);
     if let Some(t) = p.thread_id {
-        s.push_str(&format!(
-            r#","message_thread_id":{t},"is_topic_message":true"#
-        ));
+        s.push_str(&format!(r#","message_thread_id":{t},"is_topic_message":true"#));
     }
     if let Some(r) = &p.reply_to {
         s.push_str(&format!(r#","reply_to_message":{r}"#));
@@ -126,9 +109,7 @@ pub fn entities(text: &str) -> Vec<String> {
             }
             if j > i + 1 {
                 let len: usize = chars[i..j].iter().map(|c| c.len_utf16()).sum();
-                out.push(format!(
-                    r#"{{"offset":{utf16},"length":{len},"type":"{kind}"}}"#
-                ));
+                out.push(format!(r#"{{"offset":{utf16},"length":{len},"type":"{kind}"}}"#));
                 utf16 += len;
                 i = j;
                 continue;
@@ -146,16 +127,10 @@ mod tests {
 
     #[test]
     fn finds_mentions_and_commands_in_utf16() {
-        assert_eq!(
-            entities("/start@hermes_test_bot now"),
-            vec![r#"{"offset":0,"length":22,"type":"bot_command"}"#]
-        );
+        assert_eq!(entities("/start@hermes_test_bot now"), vec![r#"{"offset":0,"length":22,"type":"bot_command"}"#]);
         assert_eq!(
             entities("🙂 @hermes_test_bot hi /new"),
-            vec![
-                r#"{"offset":3,"length":16,"type":"mention"}"#,
-                r#"{"offset":23,"length":4,"type":"bot_command"}"#
-            ]
+            vec![r#"{"offset":3,"length":16,"type":"mention"}"#, r#"{"offset":23,"length":4,"type":"bot_command"}"#]
         );
         assert!(entities("mail a@b.c and a/b path / alone").is_empty());
     }

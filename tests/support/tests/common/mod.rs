@@ -6,30 +6,20 @@ use std::io::Read;
 use miniserde::json::Value;
 
 pub fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
+    ureq::Agent::config_builder().http_status_as_error(false).build().into()
 }
 
 /// POSTs JSON; returns (status, body).
 pub fn post_json(agent: &ureq::Agent, url: &str, body: &str) -> (u16, String) {
-    let mut r = agent
-        .post(url)
-        .header("Content-Type", "application/json")
-        .send(body)
-        .expect("request");
+    let mut r = agent.post(url).header("Content-Type", "application/json").send(body).expect("request");
     let status = r.status().as_u16();
     (status, r.body_mut().read_to_string().expect("body"))
 }
 
 /// POSTs a form; returns (status, body).
 pub fn post_form(agent: &ureq::Agent, url: &str, body: &str) -> (u16, String) {
-    let mut r = agent
-        .post(url)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .send(body)
-        .expect("request");
+    let mut r =
+        agent.post(url).header("Content-Type", "application/x-www-form-urlencoded").send(body).expect("request");
     let status = r.status().as_u16();
     (status, r.body_mut().read_to_string().expect("body"))
 }
@@ -43,10 +33,7 @@ pub fn get(agent: &ureq::Agent, url: &str) -> (u16, String) {
 /// Reads a whole streamed body without ureq's size guard.
 pub fn read_all(r: &mut ureq::http::Response<ureq::Body>) -> String {
     let mut s = String::new();
-    r.body_mut()
-        .as_reader()
-        .read_to_string(&mut s)
-        .expect("read body");
+    r.body_mut().as_reader().read_to_string(&mut s).expect("read body");
     s
 }
 

@@ -1,0 +1,51 @@
+//! The command line: help on every level, version, exit codes.
+
+use std::path::Path;
+
+use hermes_testkit::{HermesHome, run_cli};
+
+fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_hermes-lite"))
+}
+
+fn out(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr)
+}
+
+#[test]
+fn help_on_every_level() {
+    let home = HermesHome::new("cli");
+    for args in [
+        &["--help"][..],
+        &["gateway", "--help"],
+        &["gateway", "run", "--help"],
+        &["config", "--help"],
+        &["config", "check", "--help"],
+    ] {
+        let o = run_cli(bin(), &home, args, &[]);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", out(&o));
+        assert!(out(&o).contains("Usage: hermes-lite"), "{args:?}: {}", out(&o));
+    }
+}
+
+#[test]
+fn version_and_usage_errors() {
+    let home = HermesHome::new("cli2");
+    let o = run_cli(bin(), &home, &["version"], &[]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(out(&o).starts_with("hermes-lite 0."), "{}", out(&o));
+    let o = run_cli(bin(), &home, &["gateway", "run", "--bogus"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(out(&o).contains("--bogus"), "{}", out(&o));
+    let o = run_cli(bin(), &home, &["frobnicate"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn no_platform_configured_is_a_config_error() {
+    let home = HermesHome::new("cli3");
+    home.write_config("model:\n  default: m\n  provider: custom\n  base_url: http://127.0.0.1:1/v1\n");
+    let o = run_cli(bin(), &home, &["gateway", "run", "--allow-root"], &[]);
+    assert_eq!(o.status.code(), Some(78), "{}", out(&o));
+    assert!(out(&o).contains("TELEGRAM_BOT_TOKEN"));
+}
