@@ -190,3 +190,43 @@ fn the_todo_tool_runs_inside_the_turn() {
     let tool_result = requests[1].messages.iter().find(|(role, _)| role == "tool").expect("tool result sent back");
     assert!(tool_result.1.contains("buy milk"), "{tool_result:?}");
 }
+
+#[test]
+fn steer_mode_hands_the_text_to_the_running_turn() {
+    let tg = FakeTelegram::start();
+    let llm = FakeLlm::start();
+    let gate = Gate::new();
+    llm.push(Reply::tool_call("todo", r#"{"todos":[{"id":"1","content":"step","status":"in_progress"}]}"#).hold(&gate));
+    llm.push(Reply::text("done with the steer"));
+    let home = HermesHome::standard(&tg, &llm, "42");
+    write_config(&home, &llm, "display:\n  busy_input_mode: steer\n");
+    let _gw = Gateway::start(bin(), &home);
+    let dm = Chat::private(42);
+    tg.user_says(&dm, &ann(), "start the work");
+    assert!(llm.wait_requests(1, WAIT));
+    tg.user_says(&dm, &ann(), "also use blue");
+    wait_text(&tg, 42, "⏩ Steered into current run. Your message arrives after the next tool call.");
+    gate.open();
+    wait_text(&tg, 42, "done with the steer");
+    let requests = llm.requests();
+    assert_eq!(requests.len(), 2, "the steered text must not start its own turn");
+    let tool = requests[1].messages.iter().find(|(role, _)| role == "tool").expect("tool result");
+    assert!(tool.1.contains("also use blue"), "{tool:?}");
+}
+
+#[test]
+fn reset_ends_the_session_like_new() {
+    let tg = FakeTelegram::start();
+    let llm = FakeLlm::start();
+    let home = HermesHome::standard(&tg, &llm, "42");
+    let _gw = Gateway::start(bin(), &home);
+    let dm = Chat::private(42);
+    tg.user_says(&dm, &ann(), "remember pineapple");
+    wait_text(&tg, 42, "echo: remember pineapple");
+    tg.user_says(&dm, &ann(), "/reset");
+    wait_text(&tg, 42, "✨ Session reset! Starting fresh.");
+    tg.user_says(&dm, &ann(), "what fruit?");
+    wait_text(&tg, 42, "echo: what fruit?");
+    let last = llm.requests().last().cloned().unwrap();
+    assert!(!last.messages.iter().any(|(_, c)| c.contains("pineapple")));
+}

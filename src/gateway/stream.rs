@@ -58,6 +58,8 @@ pub struct ReplyStream {
     secrets: Rc<Vec<String>>,
     /// Raw text of the current segment since the current message started.
     segment: String,
+    /// Every delta of the current segment, including what overflow already finalized.
+    streamed: String,
     live: Option<Live>,
     next_part: usize,
     last_edit: Instant,
@@ -98,6 +100,7 @@ impl ReplyStream {
             caps,
             secrets,
             segment: String::new(),
+            streamed: String::new(),
             live: None,
             next_part: 0,
             last_edit: Instant::now(),
@@ -111,6 +114,7 @@ impl ReplyStream {
     /// New answer text from the model.
     pub async fn push(&mut self, delta: &str) {
         self.segment.push_str(delta);
+        self.streamed.push_str(delta);
         if self.settings.enabled {
             self.update(false).await;
         }
@@ -135,19 +139,32 @@ impl ReplyStream {
     /// A tool call: what was streamed so far is final; later text starts a new message.
     pub async fn end_segment(&mut self) {
         let text = std::mem::take(&mut self.segment);
+        self.streamed.clear();
         self.close_segment(&text).await;
     }
 
     /// The turn's final answer (already post-processed). Edits what is visible into it and
     /// sends what does not fit; sends it whole when nothing was streamed.
     pub async fn finish(&mut self, final_text: &str) {
-        self.segment.clear();
-        self.close_segment(final_text).await;
+        let streamed = std::mem::take(&mut self.streamed);
+        let rest = std::mem::take(&mut self.segment);
+        let flushed = streamed.len() > rest.len();
+        let text = if !flushed {
+            final_text.to_string()
+        } else if redact(streamed.trim_end(), &self.secrets) == final_text.trim_end() {
+            // Earlier parts were finalized at the length limit; only the rest is left.
+            redact(&rest, &self.secrets)
+        } else {
+            log::warn!("the final answer differs from what was streamed; sending its unstreamed part as is");
+            redact(&rest, &self.secrets)
+        };
+        self.close_segment(&text).await;
         self.drop_leftovers().await;
     }
 
     /// The turn was interrupted: leave what is visible, without the cursor.
     pub async fn abandon(&mut self) {
+        self.streamed.clear();
         if let Some(live) = self.live.take()
             && !self.settings.cursor.is_empty()
             && !self.editing_off
