@@ -230,3 +230,44 @@ fn reset_ends_the_session_like_new() {
     let last = llm.requests().last().cloned().unwrap();
     assert!(!last.messages.iter().any(|(_, c)| c.contains("pineapple")));
 }
+
+#[test]
+fn the_queue_is_capped_and_says_so() {
+    let tg = FakeTelegram::start();
+    let llm = FakeLlm::start();
+    let gate = Gate::new();
+    llm.push(Reply::text("first").hold(&gate));
+    let home = HermesHome::standard(&tg, &llm, "42");
+    write_config(&home, &llm, "display:\n  busy_input_mode: queue\n");
+    let _gw = Gateway::start(bin(), &home);
+    let dm = Chat::private(42);
+    tg.user_says(&dm, &ann(), "m0");
+    assert!(llm.wait_requests(1, WAIT));
+    for i in 1..=33 {
+        tg.user_says(&dm, &ann(), &format!("m{i}"));
+    }
+    wait_text(&tg, 42, "⏳ Too many queued messages — this one was not queued. Wait for the current task or use /stop.");
+    gate.open();
+    let joined = tg
+        .wait_sent(WAIT, |m| m.chat_id == 42 && m.text.starts_with("echo: m1\n") && !m.text.ends_with('▉'))
+        .expect("queued turn");
+    assert!(joined.text.contains("m32") && !joined.text.contains("m33"), "{}", joined.text);
+}
+
+#[test]
+fn secrets_never_reach_the_logs() {
+    let tg = FakeTelegram::start();
+    let llm = FakeLlm::start();
+    llm.push(Reply::status(401, r#"{"error":{"message":"invalid key sk-test-secret-key-1234"}}"#));
+    let home = HermesHome::standard(&tg, &llm, "42");
+    let mut gw = Gateway::start(bin(), &home);
+    tg.user_says(&Chat::private(42), &ann(), "hi");
+    let reply = tg.wait_sent(WAIT, |m| m.chat_id == 42).expect("an auth error reply");
+    assert!(reply.text.contains("authentication failed"), "{reply:?}");
+    assert!(!reply.text.contains("sk-test-secret-key-1234"), "the key was echoed to the chat");
+    gw.terminate();
+    gw.wait_exit(WAIT);
+    let logs = format!("{}\n{}", gw.output(), home.log());
+    assert!(!logs.contains(hermes_testkit::TOKEN), "the bot token is in the logs");
+    assert!(!logs.contains("sk-test-secret-key-1234"), "the API key is in the logs");
+}
