@@ -5,6 +5,9 @@
 //! did not write. The peers are installed by `tests/peers/install.sh` into
 //! `${PEERS:-$HOME/.cache/hermes-lite-peers}`; a missing install fails loudly unless
 //! `HERMES_SKIP_PEERS=1` (then it says it skipped, never a silent pass).
+//!
+//! It is `#[ignore]`d so a plain `cargo test` stays fast and needs no installs; `.ci/run` runs
+//! it with `cargo test --test peers -- --ignored` after installing the peers.
 
 use miniserde::json::{self, Value};
 use std::fs::{self, File, OpenOptions};
@@ -29,6 +32,7 @@ const NOTICE_PREFIXES: &[&str] = &["📬", "⏳", "⚡", "✨", "⏩"];
 const ERROR_PREFIXES: &[&str] = &["⚠", "❌", "Sorry", "The request failed", "Unknown command"];
 
 #[test]
+#[ignore = "needs the real peers: tests/peers/install.sh, then cargo test --test peers -- --ignored (.ci/run does both)"]
 fn telegram_emulator_and_llamacpp_answer_through_the_gateway_across_a_restart() {
     let Some(peers) = peers_dir() else { return };
     let root = TestDir::new();
