@@ -68,6 +68,7 @@ pub fn config(env: &[(&str, &str)]) -> crate::config::Config {
         gateway: GatewayConfig {
             backlog_max_age: Duration::from_secs(900),
             poison_threshold: 3,
+            max_session_actors: 512,
             session_actor_idle: Duration::from_secs(300),
             outbox_ttl: Duration::from_secs(600),
             auto_resume: true,

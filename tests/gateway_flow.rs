@@ -246,7 +246,11 @@ fn the_queue_is_capped_and_says_so() {
     for i in 1..=33 {
         tg.user_says(&dm, &ann(), &format!("m{i}"));
     }
-    wait_text(&tg, 42, "⏳ Too many queued messages — this one was not queued. Wait for the current task or use /stop.");
+    wait_text(
+        &tg,
+        42,
+        "⏳ Too many queued messages — this one was not queued. Wait for the current task or use /stop.",
+    );
     gate.open();
     let joined = tg
         .wait_sent(WAIT, |m| m.chat_id == 42 && m.text.starts_with("echo: m1\n") && !m.text.ends_with('▉'))
@@ -270,4 +274,26 @@ fn secrets_never_reach_the_logs() {
     let logs = format!("{}\n{}", gw.output(), home.log());
     assert!(!logs.contains(hermes_testkit::TOKEN), "the bot token is in the logs");
     assert!(!logs.contains("sk-test-secret-key-1234"), "the API key is in the logs");
+}
+
+#[test]
+fn at_the_session_actor_cap_new_chats_wait_and_are_then_answered() {
+    let tg = FakeTelegram::start();
+    let llm = FakeLlm::start();
+    let gate = Gate::new();
+    llm.on("busy", Reply::text("echo: busy").hold(&gate));
+    let home = HermesHome::standard(&tg, &llm, "1,2,3");
+    write_config(&home, &llm, "gateway:\n  max_session_actors: 2\n");
+    let _gw = Gateway::start(bin(), &home);
+    tg.user_says(&Chat::private(1), &User::new(1, "A"), "busy one");
+    tg.user_says(&Chat::private(2), &User::new(2, "B"), "busy two");
+    assert!(llm.wait_requests(2, WAIT));
+    tg.user_says(&Chat::private(3), &User::new(3, "C"), "third chat");
+    // Both actor slots are busy: the third chat waits in the inbox, the model never sees it.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(llm.requests().len(), 2, "a third session started beyond the cap");
+    gate.open();
+    wait_text(&tg, 3, "echo: third chat");
+    wait_text(&tg, 1, "echo: busy");
+    wait_text(&tg, 2, "echo: busy");
 }

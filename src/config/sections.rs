@@ -139,7 +139,9 @@ pub fn gateway(r: &Reader) -> GatewayConfig {
     let session_actor_idle = secs("session_actor_idle_seconds", 300);
     let outbox_ttl = secs("outbox_ttl_seconds", 600);
     let poison = r.cfg("gateway.poison_threshold");
+    let max_actors = r.cfg("gateway.max_session_actors");
     GatewayConfig {
+        max_session_actors: r.int(max_actors, 1, 100_000).map_or(512, |n| n as usize),
         backlog_max_age,
         poison_threshold: r.int(poison, 1, 1000).map_or(3, |n| n as u32),
         session_actor_idle,

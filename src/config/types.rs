@@ -168,6 +168,9 @@ pub struct GatewayConfig {
     pub backlog_max_age: Duration,
     /// `gateway.poison_threshold`, default 3.
     pub poison_threshold: u32,
+    /// `gateway.max_session_actors`, default 512: sessions with a live actor at once; more
+    /// active chats wait in the inbox (backpressure, not memory growth).
+    pub max_session_actors: usize,
     /// `gateway.session_actor_idle_seconds`, default 300.
     pub session_actor_idle: Duration,
     /// `gateway.outbox_ttl_seconds`, default 600.

@@ -236,9 +236,25 @@ impl ActorHandle {
         self.state.is_busy()
     }
 
-    /// Hands an event to the actor, waiting while its mailbox is full.
-    pub async fn deliver(&self, inbound: Inbound) -> bool {
-        self.mailbox.send(inbound).await.is_ok()
+    /// Nothing running, queued or waiting in the mailbox: safe to let go at the actor cap.
+    pub fn is_idle(&self) -> bool {
+        !self.state.is_busy() && self.state.queue_len() == 0 && self.mailbox.is_empty()
+    }
+
+    /// Hands an event to the actor, waiting while its mailbox is full. Gives the event back
+    /// when the actor has exited meanwhile.
+    pub async fn deliver(&self, inbound: Inbound) -> Result<(), Inbound> {
+        self.mailbox.send(inbound).await.map_err(|e| e.into_inner())
+    }
+
+    /// True when this handle belongs to the actor with `state`.
+    pub fn is(&self, state: &Rc<ActorState>) -> bool {
+        Rc::ptr_eq(&self.state, state)
+    }
+
+    /// True when both handles are the same actor.
+    pub fn same(&self, other: &ActorHandle) -> bool {
+        Rc::ptr_eq(&self.state, &other.state)
     }
 
     /// A gateway notice to the session's chat (shutdown, restart).
@@ -324,10 +340,11 @@ async fn run(state: Rc<ActorState>, rx: async_channel::Receiver<Inbound>) {
                     state.queue.borrow_mut().push_front(Pending { resume: true, ..job });
                 }
                 state.after_turn(control).await;
+                state.gw.actor_freed();
             }
             Wake::Idle => {
                 if rx.is_empty() {
-                    state.gw.actor_exited(&state.key);
+                    state.gw.actor_exited(&state.key, &state);
                     break;
                 }
             }

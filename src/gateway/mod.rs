@@ -45,9 +45,6 @@ pub mod exit {
     pub const CONFIG: i32 = 78;
 }
 
-/// Most session actors alive at once; more active chats wait in the inbox (backpressure).
-pub const MAX_ACTORS: usize = 512;
-
 /// The running gateway, shared by every task on the executor.
 pub struct Gateway {
     pub config: Config,
@@ -59,8 +56,9 @@ pub struct Gateway {
     pub secrets: Rc<Vec<String>>,
     adapters: RefCell<BTreeMap<String, Arc<dyn Adapter>>>,
     actors: RefCell<HashMap<String, actor::ActorHandle>>,
-    /// Woken whenever an actor exits (routing waits on it when at [`MAX_ACTORS`]).
-    actor_exited: (async_channel::Sender<()>, async_channel::Receiver<()>),
+    /// Woken whenever an actor exits or finishes a turn (routing waits on it when every actor
+    /// slot of `gateway.max_session_actors` is busy).
+    actor_freed: (async_channel::Sender<()>, async_channel::Receiver<()>),
     /// Inbox rows routed and not yet finished (recovery and the router never route one twice).
     in_flight: RefCell<HashSet<i64>>,
     /// Platforms whose recovery has run; events of the others wait in the inbox.
@@ -148,14 +146,45 @@ impl Gateway {
         self.actors.borrow_mut().insert(key.to_string(), handle);
     }
 
-    /// An actor ended (idle); routing blocked at [`MAX_ACTORS`] may go on.
-    fn actor_exited(&self, key: &str) {
-        self.actors.borrow_mut().remove(key);
-        let _ = self.actor_exited.0.try_send(());
+    /// An actor ended (idle); routing blocked at the actor cap may go on.
+    fn actor_exited(&self, key: &str, state: &Rc<actor::ActorState>) {
+        let mut actors = self.actors.borrow_mut();
+        if actors.get(key).is_some_and(|a| a.is(state)) {
+            actors.remove(key);
+        }
+        drop(actors);
+        self.actor_freed();
     }
 
-    async fn wait_actor_exit(&self) {
-        let _ = self.actor_exited.1.recv().await;
+    /// Forgets `handle` if it is still the actor of `key`.
+    fn forget_actor(&self, key: &str, handle: &actor::ActorHandle) {
+        let mut actors = self.actors.borrow_mut();
+        if actors.get(key).is_some_and(|a| a.same(handle)) {
+            actors.remove(key);
+        }
+    }
+
+    /// An actor exited or became idle.
+    fn actor_freed(&self) {
+        let _ = self.actor_freed.0.try_send(());
+    }
+
+    /// Makes room at the actor cap: drops the handle of an idle actor (it exits when its
+    /// mailbox closes). False when every actor is busy.
+    fn evict_idle_actor(&self) -> bool {
+        let mut actors = self.actors.borrow_mut();
+        let idle = actors.iter().find(|(_, a)| a.is_idle()).map(|(k, _)| k.clone());
+        match idle {
+            Some(key) => {
+                actors.remove(&key);
+                true
+            }
+            None => false,
+        }
+    }
+
+    async fn wait_actor_freed(&self) {
+        let _ = self.actor_freed.1.recv().await;
     }
 }
 
@@ -235,7 +264,7 @@ async fn serve(
         secrets: Rc::new(secrets),
         adapters: RefCell::new(BTreeMap::new()),
         actors: RefCell::new(HashMap::new()),
-        actor_exited: async_channel::bounded(1),
+        actor_freed: async_channel::bounded(1),
         in_flight: RefCell::new(HashSet::new()),
         ready: RefCell::new(HashSet::new()),
         draining: Cell::new(false),

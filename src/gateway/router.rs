@@ -10,7 +10,7 @@ use hermes_platform::{
 };
 
 use super::actor::{self, Inbound};
-use super::{Gateway, MAX_ACTORS, auth, commands, recovery, session_key, texts};
+use super::{Gateway, auth, commands, recovery, session_key, texts};
 use crate::runtime;
 use crate::store::inbox::{self, InboxRow, InboxState};
 use crate::store::{self, state};
@@ -155,20 +155,29 @@ pub async fn dispatch(gw: &Rc<Gateway>, row: InboxRow, resume: bool, replay: boo
         return;
     }
     let key = session_key::build(source, &gw.config.sessions);
-    let handle = loop {
-        if let Some(h) = gw.actor(&key) {
-            break h;
+    let chat = ChatRef::new(source.chat_id.clone(), source.thread_id.clone());
+    let platform = source.platform.clone();
+    let mut inbound = Inbound { row, resume, replay };
+    loop {
+        let handle = match gw.actor(&key) {
+            Some(h) => h,
+            None if gw.actor_count() < gw.config.gateway.max_session_actors || gw.evict_idle_actor() => {
+                let h = actor::spawn(gw.clone(), key.clone(), platform.clone(), chat.clone());
+                gw.insert_actor(&key, h.clone());
+                h
+            }
+            None => {
+                gw.wait_actor_freed().await;
+                continue;
+            }
+        };
+        match handle.deliver(inbound).await {
+            Ok(()) => return,
+            Err(back) => {
+                // The actor exited between lookup and delivery: forget it and start a new one.
+                gw.forget_actor(&key, &handle);
+                inbound = back;
+            }
         }
-        if gw.actor_count() < MAX_ACTORS {
-            let chat = ChatRef::new(source.chat_id.clone(), source.thread_id.clone());
-            let h = actor::spawn(gw.clone(), key.clone(), source.platform.clone(), chat);
-            gw.insert_actor(&key, h.clone());
-            break h;
-        }
-        gw.wait_actor_exit().await;
-    };
-    let id = row.id;
-    if !handle.deliver(Inbound { row, resume, replay }).await {
-        log::warn!("session {key}: actor gone; inbox row {id} waits for the next start");
     }
 }
