@@ -43,7 +43,7 @@ pub fn config(env: &[(&str, &str)]) -> crate::config::Config {
             gateway_timeout: Duration::from_secs(1800),
             gateway_timeout_warning: Duration::from_secs(900),
             gateway_notify_interval: Duration::from_secs(180),
-            restart_drain_timeout: Duration::from_secs(5),
+            restart_drain_timeout: Duration::ZERO,
             stream_read_timeout: Duration::from_secs(120),
         },
         streaming: StreamingConfig {

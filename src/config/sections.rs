@@ -23,7 +23,7 @@ pub fn agent(r: &Reader) -> AgentConfig {
         gateway_timeout: secs("gateway_timeout", "HERMES_AGENT_TIMEOUT", 1800),
         gateway_timeout_warning: secs("gateway_timeout_warning", "HERMES_AGENT_TIMEOUT_WARNING", 900),
         gateway_notify_interval: secs("gateway_notify_interval", "HERMES_AGENT_NOTIFY_INTERVAL", 180),
-        restart_drain_timeout: secs("restart_drain_timeout", "HERMES_RESTART_DRAIN_TIMEOUT", 5),
+        restart_drain_timeout: secs("restart_drain_timeout", "HERMES_RESTART_DRAIN_TIMEOUT", 0),
         stream_read_timeout: {
             let raw = r.env("HERMES_STREAM_READ_TIMEOUT");
             r.secs(raw).unwrap_or(Duration::from_secs(120))

@@ -92,7 +92,8 @@ pub struct AgentConfig {
     pub gateway_timeout_warning: Duration,
     /// `agent.gateway_notify_interval` / `HERMES_AGENT_NOTIFY_INTERVAL`, default 180 s; zero = off.
     pub gateway_notify_interval: Duration,
-    /// `agent.restart_drain_timeout` / `HERMES_RESTART_DRAIN_TIMEOUT`, default 5 s here.
+    /// `agent.restart_drain_timeout` / `HERMES_RESTART_DRAIN_TIMEOUT`, default 0 (interrupt at
+    /// once; the turn resumes after the restart), as Hermes.
     pub restart_drain_timeout: Duration,
     /// `HERMES_STREAM_READ_TIMEOUT`, default 120 s between bytes of a model stream.
     pub stream_read_timeout: Duration,
