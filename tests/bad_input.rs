@@ -81,3 +81,24 @@ fn config_check_reports_every_problem_with_its_place() {
     assert!(text.contains("config.yaml:8") && text.contains("display.busy_input_mode"), "{text}");
     assert!(!text.contains("abcdefghijkl"), "a secret was printed: {text}");
 }
+
+#[test]
+fn garbage_from_the_model_gets_a_clear_reply() {
+    let tg = FakeTelegram::start();
+    let llm = FakeLlm::start();
+    for _ in 0..2 {
+        llm.push(hermes_testkit::Reply::raw_sse("data: {not json at all\n\ndata: [DONE]\n\n"));
+    }
+    let home = HermesHome::standard(&tg, &llm, "42");
+    home.write_config(&format!(
+        "model:\n  default: m\n  provider: custom\n  base_url: {}\nagent:\n  api_max_retries: 1\n",
+        llm.base_url()
+    ));
+    let gw = Gateway::start(bin(), &home);
+    tg.user_says(&Chat::private(42), &User::new(42, "Ann"), "hello");
+    let reply = tg.wait_sent(WAIT, |m| m.chat_id == 42).expect("an error reply");
+    assert!(reply.text.starts_with("The request failed"), "{reply:?} after {} model calls", llm.requests().len());
+    tg.user_says(&Chat::private(42), &User::new(42, "Ann"), "again");
+    tg.wait_sent(WAIT, |m| m.chat_id == 42 && m.text == "echo: again").expect("next turn works");
+    assert!(gw.output().contains("model call failed"), "{}", gw.output());
+}
