@@ -112,11 +112,11 @@ impl Report {
             let value = match (f.value, f.budget) {
                 (None, _) => "not measured".to_string(),
                 (Some(v), Budget::True) => if v == 1.0 { "yes" } else { "no" }.to_string(),
-                (Some(v), _) => format!("{} {}", short(v), f.unit),
+                (Some(v), _) => format!("{} {}", short(v), f.unit).trim_end().to_string(),
             };
             let budget = match f.budget {
-                Budget::AtMost(b) => format!("≤ {} {}", short(b), f.unit),
-                Budget::AtLeast(b) => format!("≥ {} {}", short(b), f.unit),
+                Budget::AtMost(b) => format!("≤ {} {}", short(b), f.unit).trim_end().to_string(),
+                Budget::AtLeast(b) => format!("≥ {} {}", short(b), f.unit).trim_end().to_string(),
                 Budget::True => "yes".to_string(),
             };
             let kind = if f.kind == Kind::Hard { "hard" } else { "soft" };
