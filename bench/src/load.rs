@@ -46,12 +46,18 @@ impl LoadResult {
     }
 }
 
+/// One answered message: the reply text, when it was injected, when its waiter saw the reply.
+struct Answer {
+    want: String,
+    sent_at: Instant,
+    woke: Instant,
+}
+
 /// Runs `per_chat` messages in each of `chats` chats at once; `round` keeps texts unique
 /// across runs against the same gateway.
 pub fn drive(tg: &FakeTelegram, chats: usize, per_chat: usize, round: usize) -> LoadResult {
     let t0 = Instant::now();
-    // (reply text, inject time, time the waiting thread saw it) per answered message.
-    let per_thread: Vec<(Vec<(String, Instant, Instant)>, usize)> = std::thread::scope(|s| {
+    let per_thread: Vec<(Vec<Answer>, usize)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..chats as i64)
             .map(|i| {
                 s.spawn(move || {
@@ -65,7 +71,7 @@ pub fn drive(tg: &FakeTelegram, chats: usize, per_chat: usize, round: usize) -> 
                         let sent_at = Instant::now();
                         tg.user_says(&chat, &user, &text);
                         match tg.wait_sent(ANSWER_TIMEOUT, |m| m.chat_id == id && m.text == want) {
-                            Some(_) => seen.push((want, sent_at, Instant::now())),
+                            Some(_) => seen.push(Answer { want, sent_at, woke: Instant::now() }),
                             None => lost += 1,
                         }
                     }
@@ -80,7 +86,7 @@ pub fn drive(tg: &FakeTelegram, chats: usize, per_chat: usize, round: usize) -> 
     let mut last = t0;
     for (seen, lost) in per_thread {
         out.lost += lost;
-        for (want, sent_at, woke) in seen {
+        for Answer { want, sent_at, woke } in seen {
             // The call's arrival at the fake is the precise moment; the waiter's wake-up is
             // a fallback that adds only the scheduler's delay.
             let at = arrived.get(&want).copied().filter(|a| *a >= sent_at && *a <= woke).unwrap_or(woke);
