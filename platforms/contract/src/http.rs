@@ -77,7 +77,13 @@ impl HttpContext {
             .timeout_connect(opts.connect_timeout)
             .timeout_recv_response(opts.response_timeout)
             .timeout_recv_body(opts.read_timeout)
-            .timeout_global(opts.global_timeout);
+            .timeout_global(opts.global_timeout)
+            // Small-host sizes (40-performance.md): ureq's defaults are 128 KiB buffers and
+            // ten idle connections.
+            .input_buffer_size(32 * 1024)
+            .output_buffer_size(32 * 1024)
+            .max_idle_connections(4)
+            .max_idle_connections_per_host(4);
         if let Some(proxy) = &opts.proxy {
             match ureq::Proxy::new(proxy) {
                 Ok(p) => builder = builder.proxy(Some(p)),
