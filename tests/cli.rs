@@ -49,3 +49,22 @@ fn no_platform_configured_is_a_config_error() {
     assert_eq!(o.status.code(), Some(78), "{}", out(&o));
     assert!(out(&o).contains("TELEGRAM_BOT_TOKEN"));
 }
+
+#[test]
+fn one_gateway_per_home_and_replace_takes_over() {
+    use hermes_testkit::{FakeLlm, FakeTelegram, Gateway};
+    use std::time::Duration;
+    let tg = FakeTelegram::start();
+    let llm = FakeLlm::start();
+    let home = HermesHome::standard(&tg, &llm, "42");
+    let mut first = Gateway::start(bin(), &home);
+    assert!(first.wait_output("gateway running", Duration::from_secs(20)), "{}", first.output());
+    let o = run_cli(bin(), &home, &["gateway", "run", "--allow-root"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(out(&o).contains(&format!("Gateway already running (PID {})", first.pid())), "{}", out(&o));
+    let mut second = Gateway::start_with(bin(), &home, &["gateway", "run", "--allow-root", "--replace"], &[]);
+    assert_eq!(first.wait_exit(Duration::from_secs(20)), Some(0), "the old gateway did not stop cleanly");
+    assert!(second.wait_output("gateway running", Duration::from_secs(20)), "{}", second.output());
+    second.terminate();
+    assert_eq!(second.wait_exit(Duration::from_secs(20)), Some(0));
+}
