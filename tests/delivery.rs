@@ -135,3 +135,54 @@ fn a_second_signal_forces_the_exit() {
     gw.terminate();
     assert_eq!(gw.wait_exit(Duration::from_secs(5)), Some(1), "{}", gw.output());
 }
+
+#[test]
+fn forum_topics_are_answered_in_their_thread() {
+    let tg = FakeTelegram::start();
+    let llm = FakeLlm::start();
+    let home = HermesHome::standard(&tg, &llm, "42");
+    let _gw = Gateway::start(bin(), &home);
+    let topic = Chat::forum(-100200, 7);
+    tg.user_says(&topic, &ann(), "@hermes_test_bot hello topic");
+    // Topics are shared sessions (thread_sessions_per_user is off): the model sees who spoke.
+    let reply = tg
+        .wait_sent(WAIT, |m| m.chat_id == -100200 && m.text == "echo: [Ann] hello topic")
+        .unwrap_or_else(|| panic!("{:#?}", tg.sent()));
+    assert_eq!(reply.thread_id, Some(7));
+    let typing = tg.calls_of("sendChatAction");
+    assert!(typing.iter().any(|c| c.params.contains("\"message_thread_id\":7")), "{typing:?}");
+}
+
+#[test]
+fn markdown_is_converted_and_a_rejected_format_falls_back_to_plain_text() {
+    let tg = FakeTelegram::start();
+    let llm = FakeLlm::start();
+    llm.push(Reply::text("Use **bold** and `code`, e.g. 2+2=4."));
+    llm.push(Reply::text("Second: **fine**."));
+    let home = HermesHome::standard(&tg, &llm, "42");
+    write_plain_streaming_off(&home, &llm);
+    let _gw = Gateway::start(bin(), &home);
+    tg.user_says(&Chat::private(42), &ann(), "format please");
+    let m = tg.wait_sent(WAIT, |m| m.chat_id == 42).expect("answer");
+    assert_eq!(m.parse_mode.as_deref(), Some("MarkdownV2"));
+    assert_eq!(m.raw, "Use *bold* and `code`, e\\.g\\. 2\\+2\\=4\\.");
+    tg.fail_next(
+        "sendMessage",
+        400,
+        r#"{"ok":false,"error_code":400,"description":"Bad Request: can't parse entities: Character '.' is reserved"}"#,
+    );
+    tg.user_says(&Chat::private(42), &ann(), "again");
+    let m = tg.wait_sent(WAIT, |m| m.chat_id == 42 && m.text.starts_with("Second")).expect("plain fallback");
+    assert_eq!(m.parse_mode, None, "{:#?}", tg.calls_of("sendMessage"));
+    assert_eq!(m.raw, "Second: fine.");
+}
+
+/// Streaming off, so each answer is one sendMessage; a message that arrives while the first
+/// turn is still closing queues without an acknowledgement.
+fn write_plain_streaming_off(home: &HermesHome, llm: &FakeLlm) {
+    home.write_config(&format!(
+        "model:\n  default: m\n  provider: custom\n  base_url: {}\nstreaming:\n  enabled: false\n\
+         display:\n  busy_input_mode: queue\n  busy_ack_enabled: false\n",
+        llm.base_url()
+    ));
+}

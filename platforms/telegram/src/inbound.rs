@@ -221,13 +221,12 @@ fn chat_name(chat: &Chat) -> Option<String> {
     chat.title.clone().or_else(|| chat.username.clone()).or_else(|| chat.first_name.clone())
 }
 
+/// The name people see in the chat (first and last name), else the @username, else the id.
 fn user_name(user: &User) -> String {
-    if let Some(username) = &user.username {
-        return username.clone();
-    }
-    match (&user.first_name, &user.last_name) {
-        (Some(first), Some(last)) => format!("{first} {last}"),
-        (Some(first), None) => first.clone(),
+    match (&user.first_name, &user.last_name, &user.username) {
+        (Some(first), Some(last), _) => format!("{first} {last}"),
+        (Some(first), None, _) => first.clone(),
+        (None, _, Some(username)) => username.clone(),
         _ => user.id.to_string(),
     }
 }
