@@ -297,3 +297,33 @@ fn at_the_session_actor_cap_new_chats_wait_and_are_then_answered() {
     wait_text(&tg, 1, "echo: busy");
     wait_text(&tg, 2, "echo: busy");
 }
+
+#[test]
+fn soul_md_is_the_system_prompt_identity() {
+    let tg = FakeTelegram::start();
+    let llm = FakeLlm::start();
+    let home = HermesHome::standard(&tg, &llm, "42");
+    home.write_file("SOUL.md", "You are Captain Parrot, a pirate who answers in rhymes.".as_bytes());
+    let _gw = Gateway::start(bin(), &home);
+    tg.user_says(&Chat::private(42), &ann(), "ahoy");
+    wait_text(&tg, 42, "echo: ahoy");
+    let system = &llm.requests()[0].messages[0];
+    assert_eq!(system.0, "system");
+    assert!(system.1.contains("Captain Parrot"), "{}", system.1);
+}
+
+#[test]
+fn allow_all_users_opens_the_bot_with_a_warning() {
+    let tg = FakeTelegram::start();
+    let llm = FakeLlm::start();
+    let home = HermesHome::standard(&tg, &llm, "42");
+    home.write_env(&format!(
+        "TELEGRAM_BOT_TOKEN={}\nTELEGRAM_BASE_URL={}\nGATEWAY_ALLOW_ALL_USERS=true\nTELEGRAM_POLL_TIMEOUT=2\n",
+        hermes_testkit::TOKEN,
+        tg.base_url()
+    ));
+    let gw = Gateway::start(bin(), &home);
+    tg.user_says(&Chat::private(7), &User::new(7, "Stranger"), "hi");
+    wait_text(&tg, 7, "echo: hi");
+    assert!(gw.output().contains("every user may talk to this bot"), "{}", gw.output());
+}
