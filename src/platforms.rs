@@ -6,10 +6,10 @@ use crate::config::Config;
 
 /// Names of the platforms this build has.
 pub fn compiled() -> Vec<&'static str> {
-    let mut names = Vec::new();
-    #[cfg(feature = "telegram")]
-    names.push("telegram");
-    names
+    vec![
+        #[cfg(feature = "telegram")]
+        "telegram",
+    ]
 }
 
 /// Every configured platform, and every problem found in platform settings.

@@ -291,6 +291,7 @@ pub fn spawn(gw: Rc<Gateway>, key: String, platform: String, chat: ChatRef) -> A
     handle
 }
 
+#[allow(clippy::large_enum_variant)] // one at a time, on the stack
 enum Wake {
     Mail(Option<Inbound>),
     TurnDone(bool),

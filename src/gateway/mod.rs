@@ -128,6 +128,11 @@ impl Gateway {
         if let Err(e) = result {
             log::error!("inbox rows {ids:?}: could not record {}: {e}", state.as_str());
         }
+        self.release_rows(ids);
+    }
+
+    /// Forgets routed rows whose final state is already recorded.
+    pub fn release_rows(&self, ids: &[i64]) {
         let mut in_flight = self.in_flight.borrow_mut();
         for id in ids {
             in_flight.remove(id);

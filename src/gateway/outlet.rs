@@ -44,6 +44,11 @@ impl Outlet {
     /// Sends `text` as one message under `idem_key`, unless that key was already sent (then its
     /// message id is returned and nothing is sent). Returns the platform message id.
     pub async fn send(&self, idem_key: &str, text: &str, opts: SendOptions) -> Result<String, SendError> {
+        self.send_row(idem_key, text, opts).await.map(|(_, id)| id)
+    }
+
+    /// [`Outlet::send`], also returning the outbox row id (for later edits of the message).
+    pub async fn send_row(&self, idem_key: &str, text: &str, opts: SendOptions) -> Result<(i64, String), SendError> {
         let new = NewOutbox {
             idem_key: idem_key.to_string(),
             session_id: self.session_id.clone(),
@@ -55,21 +60,26 @@ impl Outlet {
             body: text.to_string(),
         };
         let body = text.to_string();
+        // One transaction: the row, its body and the first attempt.
         let row = self
             .store
             .call(move |tx| {
                 let row = outbox::insert_or_get(tx, &new, store::now())?;
-                if row.state != OutboxState::Sent && row.body != body {
-                    outbox::set_pending_body(tx, row.id, &body, store::now())?;
+                if row.state != OutboxState::Sent {
+                    if row.body != body {
+                        outbox::set_pending_body(tx, row.id, &body, store::now())?;
+                    }
+                    outbox::note_attempt(tx, row.id, store::now())?;
                 }
                 Ok(row)
             })
             .await
             .map_err(|e| SendError::Fatal(format!("outbox: {e}")))?;
         if row.state == OutboxState::Sent {
-            return row.platform_message_id.ok_or_else(|| SendError::Fatal("sent row without id".into()));
+            let id = row.platform_message_id.ok_or_else(|| SendError::Fatal("sent row without id".into()))?;
+            return Ok((row.id, id));
         }
-        self.deliver(row.id, idem_key, text, opts).await
+        self.deliver(row.id, idem_key, text, opts, true).await.map(|id| (row.id, id))
     }
 
     /// Sends a pending outbox row found at startup (M29), once.
@@ -80,14 +90,25 @@ impl Outlet {
         text: &str,
         opts: SendOptions,
     ) -> Result<String, SendError> {
-        self.deliver(row_id, idem_key, text, opts).await
+        self.deliver(row_id, idem_key, text, opts, false).await
     }
 
-    async fn deliver(&self, row_id: i64, idem_key: &str, text: &str, opts: SendOptions) -> Result<String, SendError> {
+    /// `noted`: the first attempt is already counted on the row.
+    async fn deliver(
+        &self,
+        row_id: i64,
+        idem_key: &str,
+        text: &str,
+        opts: SendOptions,
+        noted: bool,
+    ) -> Result<String, SendError> {
         let mut network_failures = 0;
         let mut rate_waits = 0;
+        let mut noted = noted;
         loop {
-            let _ = self.store.call(move |tx| outbox::note_attempt(tx, row_id, store::now())).await;
+            if !std::mem::take(&mut noted) {
+                let _ = self.store.call(move |tx| outbox::note_attempt(tx, row_id, store::now())).await;
+            }
             let adapter = self.adapter.clone();
             let chat = self.chat.clone();
             let body = text.to_string();

@@ -6,6 +6,8 @@ use super::session_key;
 use crate::clock;
 use crate::config::{ResetMode, ResetPolicy};
 use crate::store::sessions::{self, NewSession, Session};
+use rusqlite::Transaction;
+
 use crate::store::{self, Store, StoreError};
 
 /// The live session for a message, and whether an old one was just reset by the policy.
@@ -16,49 +18,42 @@ pub struct Live {
 }
 
 /// Returns the key's live session, ending it first when the reset policy says it expired, or
-/// creates one. One store transaction, so two callers never create two live sessions.
-pub async fn ensure(
-    store: &Store,
+/// creates one. Runs inside the caller's transaction, so two callers never create two live
+/// sessions.
+pub fn ensure(
+    tx: &Transaction,
     key: &str,
     source: &Source,
     policy: &ResetPolicy,
     model: &str,
-) -> Result<Live, StoreError> {
-    let key = key.to_string();
-    let source = source.clone();
-    let policy = policy.clone();
-    let model = model.to_string();
-    store
-        .call(move |tx| {
-            let now = store::now();
-            let mut auto_reset = None;
-            if let Some(s) = sessions::live_for_key(tx, &key)? {
-                match expired(&policy, s.updated_at, now) {
-                    None => {
-                        sessions::touch(tx, &s.id, now)?;
-                        return Ok(Live { session: s, auto_reset: None });
-                    }
-                    Some(reason) => {
-                        sessions::end(tx, &s.id, reason, now)?;
-                        auto_reset = Some(reason);
-                    }
-                }
+    now: f64,
+) -> rusqlite::Result<Live> {
+    let mut auto_reset = None;
+    if let Some(s) = sessions::live_for_key(tx, key)? {
+        match expired(policy, s.updated_at, now) {
+            None => {
+                sessions::touch(tx, &s.id, now)?;
+                return Ok(Live { session: s, auto_reset: None });
             }
-            let new = NewSession {
-                id: session_key::new_session_id(now),
-                key: key.clone(),
-                platform: source.platform.clone(),
-                chat_id: Some(source.chat_id.clone()),
-                chat_type: Some(source.chat_type.as_str().to_string()),
-                thread_id: source.thread_id.clone(),
-                user_id: source.user_id.clone(),
-                display_name: source.user_name.clone(),
-                model: Some(model),
-                title: None,
-            };
-            Ok(Live { session: sessions::create(tx, &new, now)?, auto_reset })
-        })
-        .await
+            Some(reason) => {
+                sessions::end(tx, &s.id, reason, now)?;
+                auto_reset = Some(reason);
+            }
+        }
+    }
+    let new = NewSession {
+        id: session_key::new_session_id(now),
+        key: key.to_string(),
+        platform: source.platform.clone(),
+        chat_id: Some(source.chat_id.clone()),
+        chat_type: Some(source.chat_type.as_str().to_string()),
+        thread_id: source.thread_id.clone(),
+        user_id: source.user_id.clone(),
+        display_name: source.user_name.clone(),
+        model: Some(model.to_string()),
+        title: None,
+    };
+    Ok(Live { session: sessions::create(tx, &new, now)?, auto_reset })
 }
 
 /// Ends the key's live session, if any (`/new`, `/reset`).

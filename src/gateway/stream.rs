@@ -21,7 +21,7 @@ use smol::Timer;
 
 use super::outlet::Outlet;
 use super::postprocess::{could_be_silence, displayable, redact};
-use crate::store::outbox::{self, OutboxRow, OutboxState};
+use crate::store::outbox::{OutboxRow, OutboxState};
 
 /// Room kept free below the platform limit while streaming (cursor, escapes, redaction).
 const STREAM_MARGIN: usize = 100;
@@ -73,16 +73,17 @@ pub struct ReplyStream {
 
 impl ReplyStream {
     /// `prefix` is the turn's idempotency prefix (`turn:<inbox id>:`).
-    pub async fn new(
+    /// `earlier` are the outbox rows under `prefix` (an earlier attempt's messages), read by the
+    /// caller in the transaction that starts the turn.
+    pub fn new(
         outlet: Outlet,
         prefix: String,
         settings: StreamSettings,
         secrets: Rc<Vec<String>>,
+        earlier: Vec<OutboxRow>,
     ) -> ReplyStream {
         let caps = outlet.adapter.capabilities().clone();
-        let p = prefix.clone();
-        let rows = outlet.store.call(move |tx| outbox::with_prefix(tx, &p)).await.unwrap_or_default();
-        let previous = rows
+        let previous = earlier
             .into_iter()
             .filter_map(|r| r.idem_key[prefix.len()..].parse::<usize>().ok().map(|part| (part, r)))
             .filter(|(_, r)| r.state == OutboxState::Sent && r.platform_message_id.is_some())
@@ -302,11 +303,10 @@ impl ReplyStream {
         }
         let key = format!("{}{part}", self.prefix);
         let opts = SendOptions { reply_to: self.outlet.reply_to.clone(), continuation: part > 0, ..Default::default() };
-        match self.outlet.send(&key, text, opts).await {
-            Ok(message_id) => {
+        match self.outlet.send_row(&key, text, opts).await {
+            Ok((row_id, message_id)) => {
                 self.delivered.push(message_id.clone());
                 self.last_edit = Instant::now();
-                let row_id = self.row_id(&key).await?;
                 Some(Live { part, row_id, message_id, shown: shown.to_string() })
             }
             Err(e) => {
@@ -315,11 +315,6 @@ impl ReplyStream {
                 None
             }
         }
-    }
-
-    async fn row_id(&self, key: &str) -> Option<i64> {
-        let k = key.to_string();
-        self.outlet.store.call(move |tx| outbox::by_key(tx, &k)).await.ok().flatten().map(|r| r.id)
     }
 
     /// One streaming edit; rate limits count as strikes (M38).

@@ -22,10 +22,15 @@ use crate::agent::message::{ChatMessage, Role, ToolCall, tool_calls_json};
 use crate::agent::prompt::{self, SessionContext};
 use crate::agent::provider::ProviderError;
 use crate::agent::turn_loop::{TurnEnd, TurnInput, TurnObserver, run_turn};
+use crate::config::ResetPolicy;
 use crate::runtime;
 use crate::store::inbox::{self, InboxState};
+use crate::store::messages::StoredMessage;
 use crate::store::messages::{self, NewMessage};
+use crate::store::outbox::{self, OutboxRow};
 use crate::store::{self, sessions};
+use hermes_platform::Source;
+use rusqlite::Transaction;
 
 /// History sent to the model when the context length is unknown, in characters.
 const DEFAULT_HISTORY_CHARS: usize = 200_000;
@@ -41,46 +46,38 @@ pub async fn run(state: Rc<ActorState>, job: Pending) {
     let ids: Vec<i64> = job.rows.iter().map(|r| r.id).collect();
     let prefix = format!("turn:{}:", primary.id);
 
-    let key = state.key.clone();
-    let row_ids = ids.clone();
-    let attempts = gw
-        .store
-        .call(move |tx| {
-            let mut first = 0;
-            for (i, id) in row_ids.iter().enumerate() {
-                let n = inbox::start_processing(tx, *id, &key)?;
-                if i == 0 {
-                    first = n;
-                }
-            }
-            Ok(first)
-        })
-        .await;
-    let attempts = match attempts {
-        Ok(n) => n,
+    let source = primary.event.source.clone();
+    let shared = session_key::is_shared(&source, &gw.config.sessions);
+    let user_text = match (&source.user_name, shared) {
+        (Some(name), true) => format!("[{name}] {}", job.text),
+        _ => job.text.clone(),
+    };
+    // About three characters per token, leaving a quarter of the window for the answer.
+    let budget =
+        gw.config.model.context_length.map_or(DEFAULT_HISTORY_CHARS, |t| (t as usize).saturating_mul(3) * 3 / 4);
+    let begin = {
+        let (key, row_ids, src, prefix) = (state.key.clone(), ids.clone(), source.clone(), prefix.clone());
+        let (policy, model) = (gw.config.session_reset.clone(), gw.provider.model().to_string());
+        let threshold = i64::from(gw.config.gateway.poison_threshold);
+        gw.store
+            .call(move |tx| begin(tx, &key, &row_ids, &src, &policy, &model, threshold, &prefix, user_text, budget))
+            .await
+    };
+    let (live, earlier, stored_answer, history) = match begin {
+        Ok(Begin::Ready { live, earlier, answer, history }) => (live, earlier, answer, history),
+        Ok(Begin::Quarantined { attempts }) => {
+            log::error!("inbox row {} failed {} times; quarantined", primary.id, attempts - 1);
+            state.say(&format!("{prefix}quarantined"), texts::QUARANTINED).await;
+            gw.release_rows(&ids);
+            return;
+        }
         Err(e) => {
-            log::error!("inbox row {}: {e}", primary.id);
+            log::error!("starting the turn for inbox row {}: {e}", primary.id);
+            state.say(&format!("{prefix}error"), &texts::internal_error("store")).await;
+            gw.finish_rows(&ids, InboxState::Done).await;
             return;
         }
     };
-    if attempts > i64::from(gw.config.gateway.poison_threshold) {
-        log::error!("inbox row {} failed {} times; quarantined", primary.id, attempts - 1);
-        state.say(&format!("{prefix}quarantined"), texts::QUARANTINED).await;
-        gw.finish_rows(&ids, InboxState::Quarantined).await;
-        return;
-    }
-
-    let source = primary.event.source.clone();
-    let live =
-        match session::ensure(&gw.store, &state.key, &source, &gw.config.session_reset, gw.provider.model()).await {
-            Ok(live) => live,
-            Err(e) => {
-                log::error!("session for {}: {e}", state.key);
-                state.say(&format!("{prefix}error"), &texts::internal_error("store")).await;
-                gw.finish_rows(&ids, InboxState::Done).await;
-                return;
-            }
-        };
     let session_id = live.session.id.clone();
     if let Some(reason) = live.auto_reset {
         let policy = &gw.config.session_reset;
@@ -96,54 +93,17 @@ pub async fn run(state: Rc<ActorState>, job: Pending) {
         log::warn!("{}: not connected; inbox row {} waits for the next start", source.platform, primary.id);
         return;
     };
-    let mut stream =
-        ReplyStream::new(outlet.clone(), prefix.clone(), stream_settings(&gw, &source.platform), gw.secrets.clone())
-            .await;
+    let settings = stream_settings(&gw, &source.platform);
+    let mut stream = ReplyStream::new(outlet.clone(), prefix.clone(), settings, gw.secrets.clone(), earlier);
 
     // A previous attempt stored the answer but crashed before delivering it: deliver that.
-    let (sid, pid) = (session_id.clone(), primary.id);
-    if let Ok(Some(answer)) = gw.store.call(move |tx| messages::final_for_inbox(tx, &sid, pid)).await {
+    if let Some(answer) = stored_answer {
         if !is_silence(&answer) {
             stream.finish(&redact(&answer, &gw.secrets)).await;
         }
         gw.finish_rows(&ids, InboxState::Done).await;
         return;
     }
-
-    let shared = session_key::is_shared(&source, &gw.config.sessions);
-    let user_text = match (&source.user_name, shared) {
-        (Some(name), true) => format!("[{name}] {}", job.text),
-        _ => job.text.clone(),
-    };
-    // About three characters per token, leaving a quarter of the window for the answer.
-    let budget =
-        gw.config.model.context_length.map_or(DEFAULT_HISTORY_CHARS, |t| (t as usize).saturating_mul(3) * 3 / 4);
-    let (sid, pid, stored_text) = (session_id.clone(), primary.id, user_text.clone());
-    let joined: Vec<i64> = ids[1..].to_vec();
-    let history = gw
-        .store
-        .call(move |tx| {
-            if messages::user_message_for_inbox(tx, &sid, pid)?.is_none() {
-                let m = NewMessage { inbox_id: Some(pid), ..NewMessage::new("user", stored_text) };
-                messages::append(tx, &sid, &m, store::now())?;
-                // Rows joined into this turn now live in the stored message: a rerun after a
-                // crash answers them through the first row, never on their own again.
-                for id in &joined {
-                    inbox::set_state(tx, *id, InboxState::Done)?;
-                }
-            }
-            messages::recent(tx, &sid, budget, MAX_HISTORY_ROWS)
-        })
-        .await;
-    let history = match history {
-        Ok(h) => h,
-        Err(e) => {
-            log::error!("history of {session_id}: {e}");
-            state.say(&format!("{prefix}error"), &texts::internal_error("store")).await;
-            gw.finish_rows(&ids, InboxState::Done).await;
-            return;
-        }
-    };
 
     let ctx = SessionContext {
         platform: source.platform.clone(),
@@ -199,16 +159,20 @@ pub async fn run(state: Rc<ActorState>, job: Pending) {
     );
 
     let usage = outcome.usage;
-    let sid = session_id.clone();
-    let _ = gw.store.call(move |tx| sessions::add_usage(tx, &sid, &usage)).await;
+    if !matches!(outcome.end, TurnEnd::Answered(_)) {
+        let sid = session_id.clone();
+        let _ = gw.store.call(move |tx| sessions::add_usage(tx, &sid, &usage)).await;
+    }
 
     match outcome.end {
         TurnEnd::Answered(text) => {
             let text = if text.trim().is_empty() { texts::NO_RESPONSE.to_string() } else { text };
             let (sid, pid, content) = (session_id.clone(), primary.id, text.clone());
+            // Stored before it is delivered: a rerun after a crash delivers this, never a new one.
             let stored = gw
                 .store
                 .call(move |tx| {
+                    sessions::add_usage(tx, &sid, &usage)?;
                     let m = NewMessage { inbox_id: Some(pid), ..NewMessage::new("assistant", content) };
                     messages::append(tx, &sid, &m, store::now())
                 })
@@ -299,4 +263,69 @@ impl TurnObserver for Observer<'_> {
     async fn on_tick(&mut self) {
         self.stream.tick().await;
     }
+}
+
+/// What the transaction that starts a turn found.
+#[allow(clippy::large_enum_variant)] // one per turn, moved once
+enum Begin {
+    /// The first row failed too often; every row of the turn is now quarantined.
+    Quarantined { attempts: i64 },
+    Ready {
+        live: session::Live,
+        /// Outbox rows of an earlier attempt of this turn.
+        earlier: Vec<OutboxRow>,
+        /// The answer an earlier attempt stored but may not have delivered.
+        answer: Option<String>,
+        /// History for the model, the new user message included (empty when `answer` is set).
+        history: Vec<StoredMessage>,
+    },
+}
+
+/// Starts a turn in one transaction: counts the attempt (poison check, M13), finds or resets
+/// the session, reads what an earlier attempt left, and stores the user message once.
+#[allow(clippy::too_many_arguments)]
+fn begin(
+    tx: &Transaction,
+    key: &str,
+    ids: &[i64],
+    source: &Source,
+    policy: &ResetPolicy,
+    model: &str,
+    poison_threshold: i64,
+    prefix: &str,
+    user_text: String,
+    history_budget: usize,
+) -> rusqlite::Result<Begin> {
+    let mut attempts = 0;
+    for (i, id) in ids.iter().enumerate() {
+        let n = inbox::start_processing(tx, *id, key)?;
+        if i == 0 {
+            attempts = n;
+        }
+    }
+    if attempts > poison_threshold {
+        for id in ids {
+            inbox::set_state(tx, *id, InboxState::Quarantined)?;
+        }
+        return Ok(Begin::Quarantined { attempts });
+    }
+    let now = store::now();
+    let live = session::ensure(tx, key, source, policy, model, now)?;
+    let sid = live.session.id.clone();
+    let earlier = outbox::with_prefix(tx, prefix)?;
+    let primary = ids[0];
+    if let Some(answer) = messages::final_for_inbox(tx, &sid, primary)? {
+        return Ok(Begin::Ready { live, earlier, answer: Some(answer), history: Vec::new() });
+    }
+    if messages::user_message_for_inbox(tx, &sid, primary)?.is_none() {
+        let m = NewMessage { inbox_id: Some(primary), ..NewMessage::new("user", user_text) };
+        messages::append(tx, &sid, &m, now)?;
+        // Rows joined into this turn now live in the stored message: a rerun after a crash
+        // answers them through the first row, never on their own again.
+        for id in &ids[1..] {
+            inbox::set_state(tx, *id, InboxState::Done)?;
+        }
+    }
+    let history = messages::recent(tx, &sid, history_budget, MAX_HISTORY_ROWS)?;
+    Ok(Begin::Ready { live, earlier, answer: None, history })
 }
