@@ -335,7 +335,11 @@ impl Provider {
             return acc.broken_protocol("the model server closed the stream without an answer".into());
         }
         let completion = acc.into_completion();
-        match tx.send_blocking(StreamEvent::Finished(completion)) {
+        let sent = tx.send_blocking(StreamEvent::Finished(completion));
+        // Read what follows `[DONE]` (the end of the chunked body), after the answer went out:
+        // only a body read to its end lets the connection go back to the pool for the next call.
+        reader.drain(64 * 1024);
+        match sent {
             Ok(()) => Attempt::Done,
             Err(_) => Attempt::Cancelled,
         }

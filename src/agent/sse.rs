@@ -32,6 +32,11 @@ impl<R: Read> SseReader<R> {
     }
 
     /// The next event, or `None` at the end of the stream.
+    /// Reads and discards the rest of the body, at most `limit` bytes.
+    pub fn drain(&mut self, limit: u64) {
+        let _ = io::copy(&mut (&mut self.inner).take(limit), &mut io::sink());
+    }
+
     pub fn next_event(&mut self) -> io::Result<Option<SseEvent>> {
         let mut data = String::new();
         let mut has_data = false;

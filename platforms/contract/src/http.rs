@@ -14,7 +14,7 @@ use std::time::Duration;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConnection, StreamOwned};
-use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{
     Buffers, ConnectProxyConnector, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, TcpConnector,
     Transport, TransportAdapter,
@@ -94,7 +94,7 @@ impl HttpContext {
             ().chain(ConnectProxyConnector::default())
                 .chain(TcpConnector::default())
                 .chain(TlsConnector { config: self.tls.clone() });
-        ureq::Agent::with_parts(builder.build(), connector, DefaultResolver::default())
+        ureq::Agent::with_parts(builder.build(), connector, CachingResolver::default())
     }
 }
 
@@ -143,6 +143,55 @@ impl<In: Transport> Connector<In> for TlsConnector {
     }
 }
 
+/// How long a looked-up address is reused.
+const RESOLVE_TTL: Duration = Duration::from_secs(60);
+/// Hosts remembered at once (a gateway talks to a handful).
+const RESOLVE_CACHE: usize = 8;
+
+/// ureq's resolver with two shortcuts. ureq resolves the host before every request, even when
+/// a pooled connection is then reused, and with a timeout set it does so on a new thread: a
+/// thread and a DNS query per Telegram call. An IP address is used as is, and a looked-up
+/// host is remembered for [`RESOLVE_TTL`].
+#[derive(Debug, Default)]
+struct CachingResolver {
+    inner: DefaultResolver,
+    cache: std::sync::Mutex<Vec<(String, std::time::Instant, ResolvedSocketAddrs)>>,
+}
+
+impl Resolver for CachingResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let host = uri.host().unwrap_or("").trim_start_matches('[').trim_end_matches(']');
+        let https = uri.scheme_str() == Some("https");
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+            let mut addrs = self.inner.empty();
+            addrs.push(std::net::SocketAddr::new(ip, port));
+            return Ok(addrs);
+        }
+        let key = format!("{host}:{port}");
+        let now = std::time::Instant::now();
+        {
+            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            cache.retain(|(_, at, _)| now.duration_since(*at) < RESOLVE_TTL);
+            if let Some((_, _, addrs)) = cache.iter().find(|(k, _, _)| *k == key) {
+                return Ok(addrs.clone());
+            }
+        }
+        let addrs = self.inner.resolve(uri, config, timeout)?;
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= RESOLVE_CACHE {
+            cache.remove(0);
+        }
+        cache.push((key, now, addrs.clone()));
+        Ok(addrs)
+    }
+}
+
 struct TlsTransport {
     buffers: LazyBuffers,
     stream: StreamOwned<ClientConnection, TransportAdapter>,
@@ -186,6 +235,27 @@ impl Transport for TlsTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_resolver_skips_ip_literals_and_caches_a_bounded_number_of_hosts() {
+        let resolver = CachingResolver::default();
+        let config = ureq::Agent::config_builder().build();
+        let resolve = |uri: &str| {
+            let uri: ureq::http::Uri = uri.parse().unwrap();
+            resolver.resolve(&uri, &config, NextTimeout::default()).unwrap()
+        };
+        let addrs = resolve("https://127.0.0.1:8443/x");
+        let expected: std::net::SocketAddr = "127.0.0.1:8443".parse().unwrap();
+        assert_eq!(addrs.iter().copied().collect::<Vec<_>>(), vec![expected]);
+        assert!(resolver.cache.lock().unwrap().is_empty(), "an IP literal needs no cache entry");
+        for port in 1..=RESOLVE_CACHE as u16 + 3 {
+            let addrs = resolve(&format!("http://localhost:{port}/"));
+            assert!(addrs.iter().all(|a| a.port() == port && a.ip().is_loopback()));
+        }
+        let cache = resolver.cache.lock().unwrap();
+        assert_eq!(cache.len(), RESOLVE_CACHE, "the cache is capped");
+        assert_eq!(cache.last().unwrap().0, format!("localhost:{}", RESOLVE_CACHE + 3));
+    }
     use rustls::pki_types::PrivateKeyDer;
     use std::net::TcpListener;
     use std::path::PathBuf;
