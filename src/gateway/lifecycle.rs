@@ -269,16 +269,35 @@ pub fn notify_ready() {
     }
 }
 
-/// Retention (M9): final inbox and outbox rows older than 7 days go, once an hour.
+/// Retention (M9): final inbox and outbox rows older than 7 days go, once an hour. And while
+/// no turn runs, freed heap goes back to the system every 30 s: the allocator keeps what a
+/// burst of turns used, which on a small host is most of the RSS.
 pub async fn maintenance(gw: Rc<Gateway>) {
+    const TICK: Duration = Duration::from_secs(30);
+    let mut since_prune = Duration::from_secs(3600);
     loop {
-        let week_ago = store::now() - 7.0 * 86400.0;
-        let pruned = gw.store.call(move |tx| Ok(inbox::prune(tx, week_ago)? + outbox::prune(tx, week_ago)?)).await;
-        match pruned {
-            Ok(n) if n > 0 => log::info!("pruned {n} old inbox/outbox rows"),
-            Ok(_) => {}
-            Err(e) => log::warn!("pruning failed: {e}"),
+        if since_prune >= Duration::from_secs(3600) {
+            since_prune = Duration::ZERO;
+            let week_ago = store::now() - 7.0 * 86400.0;
+            let pruned = gw.store.call(move |tx| Ok(inbox::prune(tx, week_ago)? + outbox::prune(tx, week_ago)?)).await;
+            match pruned {
+                Ok(n) if n > 0 => log::info!("pruned {n} old inbox/outbox rows"),
+                Ok(_) => {}
+                Err(e) => log::warn!("pruning failed: {e}"),
+            }
         }
-        smol::Timer::after(Duration::from_secs(3600)).await;
+        if !gw.any_turn_running() {
+            release_free_memory();
+        }
+        smol::Timer::after(TICK).await;
+        since_prune += TICK;
+    }
+}
+
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }

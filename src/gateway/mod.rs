@@ -76,6 +76,11 @@ impl Gateway {
         self.adapters.borrow().keys().cloned().collect()
     }
 
+    /// True while any session runs a turn.
+    pub fn any_turn_running(&self) -> bool {
+        self.actors.borrow().values().any(|a| a.is_busy())
+    }
+
     pub fn is_draining(&self) -> bool {
         self.draining.get()
     }
