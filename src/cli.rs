@@ -167,7 +167,7 @@ fn gateway_cmd(parser: &mut lexopt::Parser, global: &Global) -> Result<i32, lexo
     }
     if platforms.is_empty() {
         eprintln!(
-            "config error: no platform is configured. Set TELEGRAM_BOT_TOKEN in {}/.env (see config/.env.example).",
+            "config error: no platform is configured. Set TELEGRAM_BOT_TOKEN in {}/.env (see config/.env in the hermes-lite repository).",
             config.home.display()
         );
         return Ok(exit::CONFIG);
