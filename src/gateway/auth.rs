@@ -102,11 +102,14 @@ mod tests {
         }
     }
 
+    /// The environment, the event's source, and the verdict expected.
+    type Case = (Vec<(&'static str, &'static str)>, Source, Verdict);
+
     #[test]
     fn deny_by_default_and_each_allow_rule() {
         use Verdict::*;
         let dm = src(ChatType::Dm, Some("42"), false);
-        let cases: Vec<(Vec<(&str, &str)>, Source, Verdict)> = vec![
+        let cases: Vec<Case> = vec![
             (vec![], dm.clone(), Denied),
             (vec![("TELEGRAM_ALLOWED_USERS", "")], dm.clone(), Denied),
             (vec![("TELEGRAM_ALLOWED_USERS", "7, 42")], dm.clone(), Allowed),
