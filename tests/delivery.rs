@@ -186,3 +186,26 @@ fn write_plain_streaming_off(home: &HermesHome, llm: &FakeLlm) {
         llm.base_url()
     ));
 }
+
+#[test]
+fn a_photo_is_saved_in_the_cache_and_the_model_is_told_where() {
+    let tg = FakeTelegram::start();
+    let llm = FakeLlm::start();
+    llm.push(Reply::text("Nice picture."));
+    let home = HermesHome::standard(&tg, &llm, "42");
+    let _gw = Gateway::start(bin(), &home);
+    tg.add_file("ph-big", b"JPEG-BYTES");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    tg.push_raw_update(&format!(
+        r#"{{"message":{{"message_id":5,"date":{now},"chat":{{"id":42,"type":"private"}},
+            "from":{{"id":42,"is_bot":false,"first_name":"Ann"}},"caption":"what is this?",
+            "photo":[{{"file_id":"ph-small","file_unique_id":"s","width":9,"height":9,"file_size":3}},
+                     {{"file_id":"ph-big","file_unique_id":"b","width":90,"height":90,"file_size":10}}]}}}}"#
+    ));
+    tg.wait_sent(WAIT, |m| m.chat_id == 42 && m.text == "Nice picture.").expect("answer to the photo");
+    let asked = llm.requests()[0].last_user().unwrap().to_string();
+    assert!(asked.starts_with("what is this?\n[The user sent a file: "), "{asked}");
+    let path = asked.split("file: ").nth(1).unwrap().split(" (").next().unwrap().to_string();
+    assert!(path.starts_with(&home.path().join("cache").display().to_string()), "{path}");
+    assert_eq!(std::fs::read(&path).unwrap(), b"JPEG-BYTES", "the largest size is downloaded");
+}

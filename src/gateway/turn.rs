@@ -48,10 +48,14 @@ pub async fn run(state: Rc<ActorState>, job: Pending) {
 
     let source = primary.event.source.clone();
     let shared = session_key::is_shared(&source, &gw.config.sessions);
-    let user_text = match (&source.user_name, shared) {
+    let mut user_text = match (&source.user_name, shared) {
         (Some(name), true) => format!("[{name}] {}", job.text),
         _ => job.text.clone(),
     };
+    // Attachments are saved files; the model learns where they are (no vision in this build).
+    for media in job.rows.iter().flat_map(|r| &r.event.media) {
+        user_text.push_str(&format!("\n[The user sent a file: {} ({})]", media.path, media.mime));
+    }
     // About three characters per token, leaving a quarter of the window for the answer.
     let budget =
         gw.config.model.context_length.map_or(DEFAULT_HISTORY_CHARS, |t| (t as usize).saturating_mul(3) * 3 / 4);

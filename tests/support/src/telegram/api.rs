@@ -40,6 +40,9 @@ fn params(req: &Request) -> Object {
 }
 
 pub fn handle(shared: &Shared, req: &Request, resp: &mut Responder) {
+    if let Some(rest) = req.path.strip_prefix("/file/bot") {
+        return serve_file(shared, rest, resp);
+    }
     let Some(rest) = req.path.strip_prefix("/bot") else {
         return error(resp, 404, "Not Found");
     };
@@ -77,6 +80,22 @@ pub fn handle(shared: &Shared, req: &Request, resp: &mut Responder) {
             None => error(resp, 400, "Bad Request: chat not found"),
         },
         "getmycommands" => resp.json(200, &ok("[]")),
+        "getfile" => {
+            let id = get_str(&p, "file_id").unwrap_or_default();
+            match st.files.get(&id) {
+                Some(bytes) => {
+                    let file = format!(
+                        r#"{{"file_id":{},"file_unique_id":{},"file_size":{},"file_path":"files/{}"}}"#,
+                        json::to_string(&Value::String(id.clone())),
+                        json::to_string(&Value::String(id.clone())),
+                        bytes.len(),
+                        id
+                    );
+                    resp.json(200, &ok(&file))
+                }
+                None => error(resp, 400, "Bad Request: invalid file_id"),
+            }
+        }
         "deletewebhook"
         | "setwebhook"
         | "setmycommands"
@@ -88,6 +107,21 @@ pub fn handle(shared: &Shared, req: &Request, resp: &mut Responder) {
         | "setmydescription"
         | "setmyshortdescription" => resp.json(200, &ok("true")),
         _ => error(resp, 404, "Not Found"),
+    }
+}
+
+/// `GET /file/bot<token>/files/<file_id>`: the bytes `add_file` registered.
+fn serve_file(shared: &Shared, rest: &str, resp: &mut Responder) {
+    let st = shared.state.lock().unwrap();
+    let found = rest
+        .split_once('/')
+        .filter(|(token, _)| *token == TOKEN)
+        .and_then(|(_, path)| path.strip_prefix("files/"))
+        .and_then(|id| st.files.get(id).cloned());
+    drop(st);
+    match found {
+        Some(bytes) => resp.send(200, "application/octet-stream", &[], &bytes),
+        None => error(resp, 404, "Not Found"),
     }
 }
 

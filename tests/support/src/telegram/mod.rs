@@ -112,6 +112,8 @@ struct State {
     calls: Vec<ApiCall>,
     failures: HashMap<String, VecDeque<(u16, String)>>,
     committed: i64,
+    /// Files the bot can fetch with `getFile`, by file_id.
+    files: HashMap<String, Vec<u8>>,
 }
 
 struct Shared {
@@ -214,6 +216,12 @@ impl FakeTelegram {
         });
         push_update(&self.shared, &mut st, &format!(r#""message":{msg}"#));
         message_id
+    }
+
+    /// Makes a file available to `getFile` and `/file/bot<token>/files/<file_id>` (for photos
+    /// and documents in updates built with [`FakeTelegram::push_raw_update`]).
+    pub fn add_file(&self, file_id: &str, bytes: &[u8]) {
+        self.shared.state.lock().unwrap().files.insert(file_id.to_string(), bytes.to_vec());
     }
 
     /// Queues an update given as a JSON object without `update_id` (inserted here); returns the
