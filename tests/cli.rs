@@ -68,3 +68,21 @@ fn one_gateway_per_home_and_replace_takes_over() {
     second.terminate();
     assert_eq!(second.wait_exit(Duration::from_secs(20)), Some(0));
 }
+
+#[test]
+fn sigusr1_is_a_graceful_restart_with_exit_code_75() {
+    use hermes_testkit::{FakeLlm, FakeTelegram, Gateway};
+    use std::time::Duration;
+    let tg = FakeTelegram::start();
+    let llm = FakeLlm::start();
+    let home = HermesHome::standard(&tg, &llm, "42");
+    let mut gw = Gateway::start(bin(), &home);
+    assert!(gw.wait_output("gateway running", Duration::from_secs(20)), "{}", gw.output());
+    gw.signal(libc_sigusr1());
+    assert_eq!(gw.wait_exit(Duration::from_secs(20)), Some(75), "{}", gw.output());
+}
+
+/// SIGUSR1 on Linux (the tests run there; no libc dependency just for the constant).
+fn libc_sigusr1() -> i32 {
+    10
+}
