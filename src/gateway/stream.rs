@@ -67,8 +67,6 @@ pub struct ReplyStream {
     editing_off: bool,
     /// Sent messages of an earlier attempt of this turn, by part.
     previous: BTreeMap<usize, OutboxRow>,
-    /// Platform message ids of every message this turn made visible.
-    pub delivered: Vec<String>,
 }
 
 impl ReplyStream {
@@ -108,7 +106,6 @@ impl ReplyStream {
             flood_strikes: 0,
             editing_off: false,
             previous,
-            delivered: Vec::new(),
         }
     }
 
@@ -293,19 +290,18 @@ impl ReplyStream {
         let part = self.next_part;
         self.next_part += 1;
         if let Some(row) = self.previous.remove(&part) {
-            let message_id = row.platform_message_id.clone().unwrap_or_default();
-            let live = Live { part, row_id: row.id, message_id: message_id.clone(), shown: String::new() };
+            let message_id = row.platform_message_id.unwrap_or_default();
+            let mut live = Live { part, row_id: row.id, message_id, shown: String::new() };
             if self.edit_with_retry(&live, text).await {
-                self.delivered.push(message_id.clone());
                 self.last_edit = Instant::now();
-                return Some(Live { part, row_id: row.id, message_id, shown: shown.to_string() });
+                live.shown = shown.to_string();
+                return Some(live);
             }
         }
         let key = format!("{}{part}", self.prefix);
         let opts = SendOptions { reply_to: self.outlet.reply_to.clone(), continuation: part > 0, ..Default::default() };
         match self.outlet.send_row(&key, text, opts).await {
             Ok((row_id, message_id)) => {
-                self.delivered.push(message_id.clone());
                 self.last_edit = Instant::now();
                 Some(Live { part, row_id, message_id, shown: shown.to_string() })
             }
