@@ -25,6 +25,7 @@ mod yaml;
 
 pub use home::{profile_home, resolve_home};
 pub use load::{LoadOptions, load};
+pub use model::key_hint;
 pub use problem::Problem;
 pub use types::*;
 

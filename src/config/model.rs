@@ -50,6 +50,14 @@ const PROVIDERS: &[Provider] = &[
     Provider { id: "custom", base_url: "", keys: &[], api_mode: ApiMode::OpenAiChat },
 ];
 
+/// Where a user should look when `provider` rejects the key (for the model's 401 message).
+pub fn key_hint(provider: &str) -> String {
+    match PROVIDERS.iter().find(|p| p.id == provider).and_then(|p| p.keys.first()) {
+        Some(var) => format!("{var} (or model.api_key)"),
+        None => "model.api_key in config.yaml".to_string(),
+    }
+}
+
 /// Local servers: resolved as `custom` with their default URL.
 const LOCAL: &[(&str, &str)] = &[
     ("ollama", "http://127.0.0.1:11434/v1"),

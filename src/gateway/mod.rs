@@ -256,7 +256,7 @@ async fn serve(
             return exit::CONFIG;
         }
     };
-    let key_hint = key_hint(&config);
+    let key_hint = crate::config::key_hint(&config.model.provider);
     let provider =
         Provider::new(&http, &config.model, config.agent.api_max_retries, config.agent.stream_read_timeout, &key_hint);
     let tools = ToolRegistry::new(&[]);
@@ -351,16 +351,4 @@ async fn shutdown(gw: &Rc<Gateway>, reason: ExitReason) {
     let store = gw.store.clone();
     let _ = store.call(|tx| tx.execute_batch("PRAGMA optimize;")).await;
     store.close();
-}
-
-/// The variable a user should check when the model rejects the key.
-fn key_hint(config: &Config) -> String {
-    let var = match config.model.provider.as_str() {
-        "openrouter" => "OPENROUTER_API_KEY (or model.api_key)",
-        "openai" => "OPENAI_API_KEY (or model.api_key)",
-        "nous" => "NOUS_API_KEY (or model.api_key)",
-        "anthropic" => "ANTHROPIC_API_KEY (or model.api_key)",
-        _ => "model.api_key in config.yaml",
-    };
-    var.to_string()
 }
