@@ -37,7 +37,9 @@ pub struct Inbound {
     pub replay: bool,
 }
 
-/// Work waiting for a turn: one or more inbox rows answered together.
+/// Work waiting for a turn: one or more inbox rows answered together. The actor keeps a copy
+/// of the running one, to retry it after a panic.
+#[derive(Clone)]
 pub struct Pending {
     pub rows: Vec<InboxRow>,
     pub text: String,
@@ -247,14 +249,9 @@ impl ActorHandle {
         self.mailbox.send(inbound).await.map_err(|e| e.into_inner())
     }
 
-    /// True when this handle belongs to the actor with `state`.
-    pub fn is(&self, state: &Rc<ActorState>) -> bool {
-        Rc::ptr_eq(&self.state, state)
-    }
-
-    /// True when both handles are the same actor.
-    pub fn same(&self, other: &ActorHandle) -> bool {
-        Rc::ptr_eq(&self.state, &other.state)
+    /// The actor's shared state (its identity for [`super::Gateway::forget_actor`]).
+    pub fn state(&self) -> &Rc<ActorState> {
+        &self.state
     }
 
     /// A gateway notice to the session's chat (shutdown, restart).
@@ -307,7 +304,7 @@ async fn run(state: Rc<ActorState>, rx: async_channel::Receiver<Inbound>) {
             && let Some(job) = state.next_pending()
         {
             state.busy.set(true);
-            let task = runtime::spawn(guarded_turn(state.clone(), job.clone_shallow()));
+            let task = runtime::spawn(guarded_turn(state.clone(), job.clone()));
             running = Some((task, job));
         }
         let wake = {
@@ -345,18 +342,12 @@ async fn run(state: Rc<ActorState>, rx: async_channel::Receiver<Inbound>) {
             }
             Wake::Idle => {
                 if rx.is_empty() {
-                    state.gw.actor_exited(&state.key, &state);
+                    state.gw.forget_actor(&state.key, &state);
+                    state.gw.actor_freed();
                     break;
                 }
             }
         }
-    }
-}
-
-impl Pending {
-    /// A copy for the turn task; the actor keeps the original to retry after a panic.
-    fn clone_shallow(&self) -> Pending {
-        Pending { rows: self.rows.clone(), text: self.text.clone(), resume: self.resume }
     }
 }
 

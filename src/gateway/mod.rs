@@ -156,20 +156,11 @@ impl Gateway {
         self.actors.borrow_mut().insert(key.to_string(), handle);
     }
 
-    /// An actor ended (idle); routing blocked at the actor cap may go on.
-    fn actor_exited(&self, key: &str, state: &Rc<actor::ActorState>) {
+    /// Forgets the actor with `state` if it is still the actor of `key` (a newer one may have
+    /// taken the key after an eviction).
+    fn forget_actor(&self, key: &str, state: &Rc<actor::ActorState>) {
         let mut actors = self.actors.borrow_mut();
-        if actors.get(key).is_some_and(|a| a.is(state)) {
-            actors.remove(key);
-        }
-        drop(actors);
-        self.actor_freed();
-    }
-
-    /// Forgets `handle` if it is still the actor of `key`.
-    fn forget_actor(&self, key: &str, handle: &actor::ActorHandle) {
-        let mut actors = self.actors.borrow_mut();
-        if actors.get(key).is_some_and(|a| a.same(handle)) {
+        if actors.get(key).is_some_and(|a| Rc::ptr_eq(a.state(), state)) {
             actors.remove(key);
         }
     }

@@ -175,7 +175,7 @@ pub async fn dispatch(gw: &Rc<Gateway>, row: InboxRow, resume: bool, replay: boo
             Ok(()) => return,
             Err(back) => {
                 // The actor exited between lookup and delivery: forget it and start a new one.
-                gw.forget_actor(&key, &handle);
+                gw.forget_actor(&key, handle.state());
                 inbound = back;
             }
         }
