@@ -41,6 +41,20 @@ impl Outlet {
         self.adapter.platform()
     }
 
+    /// An outbox row for a text message to this chat.
+    fn new_row(&self, idem_key: &str, body: &str, reply_to: Option<String>) -> NewOutbox {
+        NewOutbox {
+            idem_key: idem_key.to_string(),
+            session_id: self.session_id.clone(),
+            platform: self.platform().to_string(),
+            chat_id: self.chat.chat_id.clone(),
+            thread_id: self.chat.thread_id.clone(),
+            reply_to,
+            kind: "text".into(),
+            body: body.to_string(),
+        }
+    }
+
     /// Sends `text` as one message under `idem_key`, unless that key was already sent (then its
     /// message id is returned and nothing is sent). Returns the platform message id.
     pub async fn send(&self, idem_key: &str, text: &str, opts: SendOptions) -> Result<String, SendError> {
@@ -49,16 +63,7 @@ impl Outlet {
 
     /// [`Outlet::send`], also returning the outbox row id (for later edits of the message).
     pub async fn send_row(&self, idem_key: &str, text: &str, opts: SendOptions) -> Result<(i64, String), SendError> {
-        let new = NewOutbox {
-            idem_key: idem_key.to_string(),
-            session_id: self.session_id.clone(),
-            platform: self.platform().to_string(),
-            chat_id: self.chat.chat_id.clone(),
-            thread_id: self.chat.thread_id.clone(),
-            reply_to: opts.reply_to.clone(),
-            kind: "text".into(),
-            body: text.to_string(),
-        };
+        let new = self.new_row(idem_key, text, opts.reply_to.clone());
         let body = text.to_string();
         // One transaction: the row, its body and the first attempt.
         let row = self
@@ -161,16 +166,7 @@ impl Outlet {
         let key = format!("{idem_key}:delivery-failed");
         let adapter = self.adapter.clone();
         let chat = self.chat.clone();
-        let new = NewOutbox {
-            idem_key: key,
-            session_id: self.session_id.clone(),
-            platform: self.platform().to_string(),
-            chat_id: self.chat.chat_id.clone(),
-            thread_id: self.chat.thread_id.clone(),
-            reply_to: None,
-            kind: "text".into(),
-            body: texts::DELIVERY_FAILED.into(),
-        };
+        let new = self.new_row(&key, texts::DELIVERY_FAILED, None);
         let Ok(row) = self.store.call(move |tx| outbox::insert_or_get(tx, &new, store::now())).await else { return };
         if row.state == OutboxState::Sent {
             return;
