@@ -122,17 +122,29 @@ fn no_more(parser: &mut lexopt::Parser, help: &str) -> Result<bool, lexopt::Erro
     }
 }
 
-fn gateway_cmd(parser: &mut lexopt::Parser, global: &Global) -> Result<i32, lexopt::Error> {
-    let sub = match parser.next()? {
-        Some(Value(v)) => v.string()?,
-        Some(Short('h') | Long("help")) | None => {
-            println!("{GATEWAY_HELP}");
-            return Ok(exit::OK);
+/// Reads the one subcommand `group` has in this build (`expected`). False when the user asked
+/// for help (it is printed); an unknown subcommand is an error naming the known one.
+fn subcommand(parser: &mut lexopt::Parser, group: &str, expected: &str, help: &str) -> Result<bool, lexopt::Error> {
+    match parser.next()? {
+        Some(Value(v)) => {
+            let sub = v.string()?;
+            if sub == expected {
+                Ok(true)
+            } else {
+                Err(format!("unknown {group} command `{sub}` (this build has: {expected})").into())
+            }
         }
-        Some(other) => return Err(other.unexpected()),
-    };
-    if sub != "run" {
-        return Err(format!("unknown gateway command `{sub}` (this build has: run)").into());
+        Some(Short('h') | Long("help")) | None => {
+            println!("{help}");
+            Ok(false)
+        }
+        Some(other) => Err(other.unexpected()),
+    }
+}
+
+fn gateway_cmd(parser: &mut lexopt::Parser, global: &Global) -> Result<i32, lexopt::Error> {
+    if !subcommand(parser, "gateway", "run", GATEWAY_HELP)? {
+        return Ok(exit::OK);
     }
     let (mut replace, mut allow_root) = (false, false);
     while let Some(arg) = parser.next()? {
@@ -187,16 +199,8 @@ fn gateway_cmd(parser: &mut lexopt::Parser, global: &Global) -> Result<i32, lexo
 }
 
 fn config_cmd(parser: &mut lexopt::Parser, global: &Global) -> Result<i32, lexopt::Error> {
-    let sub = match parser.next()? {
-        Some(Value(v)) => v.string()?,
-        Some(Short('h') | Long("help")) | None => {
-            println!("{CONFIG_HELP}");
-            return Ok(exit::OK);
-        }
-        Some(other) => return Err(other.unexpected()),
-    };
-    if sub != "check" {
-        return Err(format!("unknown config command `{sub}` (this build has: check)").into());
+    if !subcommand(parser, "config", "check", CONFIG_HELP)? {
+        return Ok(exit::OK);
     }
     if no_more(parser, CONFIG_HELP)? {
         return Ok(exit::OK);
