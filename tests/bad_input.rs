@@ -1,15 +1,14 @@
 //! Bad input never takes the gateway down and never goes unexplained.
 
-use std::path::Path;
+mod common;
+
+use common::{ann, bin};
+
 use std::time::Duration;
 
-use hermes_testkit::{Chat, FakeLlm, FakeTelegram, Gateway, HermesHome, User, run_cli};
+use hermes_testkit::{Chat, FakeLlm, FakeTelegram, Gateway, HermesHome, run_cli};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_hermes-lite"))
-}
 
 #[test]
 fn malformed_updates_are_skipped_and_logged() {
@@ -19,7 +18,7 @@ fn malformed_updates_are_skipped_and_logged() {
     let gw = Gateway::start(bin(), &home);
     tg.push_raw_update(r#"{"message":{"message_id":"not a number","chat":"oops"}}"#);
     tg.push_raw_update(r#"{"message":{"message_id":5,"date":1,"chat":{"id":42,"type":"private"},"text":["no"]}}"#);
-    tg.user_says(&Chat::private(42), &User::new(42, "Ann"), "still there?");
+    tg.user_says(&Chat::private(42), &ann(), "still there?");
     tg.wait_sent(WAIT, |m| m.chat_id == 42 && m.text == "echo: still there?").expect("answer after malformed updates");
     assert!(gw.output().contains("update"), "no log line about the malformed update:\n{}", gw.output());
 }
@@ -31,9 +30,9 @@ fn a_ten_megabyte_message_is_refused_politely() {
     let home = HermesHome::standard(&tg, &llm, "42");
     let _gw = Gateway::start(bin(), &home);
     let huge = "A".repeat(10 * 1024 * 1024);
-    tg.user_says(&Chat::private(42), &User::new(42, "Ann"), &huge);
+    tg.user_says(&Chat::private(42), &ann(), &huge);
     tg.wait_sent(WAIT, |m| m.chat_id == 42 && m.text.contains("too long")).expect("a too-long notice");
-    tg.user_says(&Chat::private(42), &User::new(42, "Ann"), "small one");
+    tg.user_says(&Chat::private(42), &ann(), "small one");
     tg.wait_sent(WAIT, |m| m.chat_id == 42 && m.text == "echo: small one").expect("gateway still answers");
     assert!(llm.requests().iter().all(|r| r.body.len() < 1024 * 1024), "the huge message reached the model");
 }
@@ -48,11 +47,11 @@ fn an_unreachable_model_gets_a_clear_reply_and_the_gateway_keeps_running() {
         "model:\n  default: test-model\n  provider: custom\n  base_url: http://127.0.0.1:9/v1\nagent:\n  api_max_retries: 1\n",
     );
     let mut gw = Gateway::start(bin(), &home);
-    tg.user_says(&Chat::private(42), &User::new(42, "Ann"), "hello?");
+    tg.user_says(&Chat::private(42), &ann(), "hello?");
     let reply = tg.wait_sent(WAIT, |m| m.chat_id == 42).expect("an error reply");
     assert!(reply.text.contains("request failed") || reply.text.contains("The request failed"), "{reply:?}");
     assert!(gw.is_running(), "the gateway died");
-    tg.user_says(&Chat::private(42), &User::new(42, "Ann"), "/status");
+    tg.user_says(&Chat::private(42), &ann(), "/status");
     tg.wait_sent(WAIT, |m| m.chat_id == 42 && m.text.starts_with("📊 Status")).expect("still answering commands");
 }
 
@@ -89,16 +88,12 @@ fn garbage_from_the_model_gets_a_clear_reply() {
     for _ in 0..2 {
         llm.push(hermes_testkit::Reply::raw_sse("data: {not json at all\n\ndata: [DONE]\n\n"));
     }
-    let home = HermesHome::standard(&tg, &llm, "42");
-    home.write_config(&format!(
-        "model:\n  default: m\n  provider: custom\n  base_url: {}\nagent:\n  api_max_retries: 1\n",
-        llm.base_url()
-    ));
+    let home = HermesHome::standard_with(&tg, &llm, "42", "agent:\n  api_max_retries: 1\n");
     let gw = Gateway::start(bin(), &home);
-    tg.user_says(&Chat::private(42), &User::new(42, "Ann"), "hello");
+    tg.user_says(&Chat::private(42), &ann(), "hello");
     let reply = tg.wait_sent(WAIT, |m| m.chat_id == 42).expect("an error reply");
     assert!(reply.text.starts_with("The request failed"), "{reply:?} after {} model calls", llm.requests().len());
-    tg.user_says(&Chat::private(42), &User::new(42, "Ann"), "again");
+    tg.user_says(&Chat::private(42), &ann(), "again");
     tg.wait_sent(WAIT, |m| m.chat_id == 42 && m.text == "echo: again").expect("next turn works");
     assert!(gw.output().contains("model call failed"), "{}", gw.output());
 }

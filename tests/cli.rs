@@ -1,12 +1,10 @@
 //! The command line: help on every level, version, exit codes.
 
-use std::path::Path;
+mod common;
+
+use common::bin;
 
 use hermes_testkit::{HermesHome, run_cli};
-
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_hermes-lite"))
-}
 
 fn out(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr)
@@ -78,11 +76,6 @@ fn sigusr1_is_a_graceful_restart_with_exit_code_75() {
     let home = HermesHome::standard(&tg, &llm, "42");
     let mut gw = Gateway::start(bin(), &home);
     assert!(gw.wait_output("gateway running", Duration::from_secs(20)), "{}", gw.output());
-    gw.signal(libc_sigusr1());
+    gw.signal(libc::SIGUSR1);
     assert_eq!(gw.wait_exit(Duration::from_secs(20)), Some(75), "{}", gw.output());
-}
-
-/// SIGUSR1 on Linux (the tests run there; no libc dependency just for the constant).
-fn libc_sigusr1() -> i32 {
-    10
 }

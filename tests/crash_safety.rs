@@ -2,16 +2,15 @@
 //! a reply streams and at other points, restarted, and every user message must end up with
 //! exactly one answer.
 
-use std::path::Path;
+mod common;
+
+use common::bin;
+
 use std::time::Duration;
 
 use hermes_testkit::{Chat, FakeLlm, FakeTelegram, Gate, Gateway, HermesHome, Reply, User, wait_until};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_hermes-lite"))
-}
 
 /// Bot messages in `chat` that carry the answer to `question` (notices left out).
 fn answers(tg: &FakeTelegram, chat: i64, question: &str) -> Vec<String> {
@@ -67,14 +66,9 @@ fn killed_while_a_reply_streams_the_answer_is_finished_in_the_same_message() {
 fn kills_at_many_points_lose_nothing_and_duplicate_nothing() {
     let tg = FakeTelegram::start();
     let llm = FakeLlm::start();
-    let home = HermesHome::standard(&tg, &llm, "42,43,44");
     // Queue: every message gets its answer (interrupt would, by design, drop the answer to a
     // message that a newer one interrupted).
-    home.write_config(&format!(
-        "model:\n  default: test-model\n  provider: custom\n  base_url: {}\n  api_key: sk-test-secret-key-1234\n\
-         streaming:\n  edit_interval: 0.2\ndisplay:\n  busy_input_mode: queue\n",
-        llm.base_url()
-    ));
+    let home = HermesHome::standard_with(&tg, &llm, "42,43,44", "display:\n  busy_input_mode: queue\n");
     let users = [42i64, 43, 44];
     let delays_ms = [0u64, 5, 20, 60, 120, 250, 400, 700];
     let mut questions: Vec<(i64, String)> = Vec::new();

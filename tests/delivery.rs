@@ -1,20 +1,15 @@
 //! Delivery details against the fake Bot API: long answers split at Telegram's limit, rate
 //! limits waited out, model retries, TLS with an extra CA, graceful stop mid-turn.
 
-use std::path::Path;
+mod common;
+
+use common::{ann, bin};
+
 use std::time::Duration;
 
-use hermes_testkit::{Chat, FakeLlm, FakeTelegram, Gate, Gateway, HermesHome, Reply, TOKEN, TlsIdentity, User};
+use hermes_testkit::{Chat, FakeLlm, FakeTelegram, Gate, Gateway, HermesHome, Reply, TOKEN, TlsIdentity};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_hermes-lite"))
-}
-
-fn ann() -> User {
-    User::new(42, "Ann")
-}
 
 #[test]
 fn a_long_streamed_answer_is_split_at_4096_and_nothing_is_lost() {
@@ -120,11 +115,7 @@ fn a_second_signal_forces_the_exit() {
     let llm = FakeLlm::start();
     let gate = Gate::new();
     llm.push(Reply::text("held").hold(&gate));
-    let home = HermesHome::standard(&tg, &llm, "42");
-    home.write_config(&format!(
-        "model:\n  default: m\n  provider: custom\n  base_url: {}\nagent:\n  restart_drain_timeout: 60\n",
-        llm.base_url()
-    ));
+    let home = HermesHome::standard_with(&tg, &llm, "42", "agent:\n  restart_drain_timeout: 60\n");
     let mut gw = Gateway::start(bin(), &home);
     tg.user_says(&Chat::private(42), &ann(), "busy");
     assert!(llm.wait_requests(1, WAIT));
@@ -159,8 +150,14 @@ fn markdown_is_converted_and_a_rejected_format_falls_back_to_plain_text() {
     let llm = FakeLlm::start();
     llm.push(Reply::text("Use **bold** and `code`, e.g. 2+2=4."));
     llm.push(Reply::text("Second: **fine**."));
-    let home = HermesHome::standard(&tg, &llm, "42");
-    write_plain_streaming_off(&home, &llm);
+    // Streaming off for Telegram, so each answer is one sendMessage; a message that arrives
+    // while the first turn is still closing queues without an acknowledgement.
+    let home = HermesHome::standard_with(
+        &tg,
+        &llm,
+        "42",
+        "display:\n  busy_input_mode: queue\n  busy_ack_enabled: false\n  platforms:\n    telegram:\n      streaming: false\n",
+    );
     let _gw = Gateway::start(bin(), &home);
     tg.user_says(&Chat::private(42), &ann(), "format please");
     let m = tg.wait_sent(WAIT, |m| m.chat_id == 42).expect("answer");
@@ -175,16 +172,6 @@ fn markdown_is_converted_and_a_rejected_format_falls_back_to_plain_text() {
     let m = tg.wait_sent(WAIT, |m| m.chat_id == 42 && m.text.starts_with("Second")).expect("plain fallback");
     assert_eq!(m.parse_mode, None, "{:#?}", tg.calls_of("sendMessage"));
     assert_eq!(m.raw, "Second: fine.");
-}
-
-/// Streaming off, so each answer is one sendMessage; a message that arrives while the first
-/// turn is still closing queues without an acknowledgement.
-fn write_plain_streaming_off(home: &HermesHome, llm: &FakeLlm) {
-    home.write_config(&format!(
-        "model:\n  default: m\n  provider: custom\n  base_url: {}\nstreaming:\n  enabled: false\n\
-         display:\n  busy_input_mode: queue\n  busy_ack_enabled: false\n",
-        llm.base_url()
-    ));
 }
 
 #[test]

@@ -1,29 +1,15 @@
 //! The whole gateway, as a user sees it: the real binary against a fake Telegram Bot API and a
 //! fake OpenAI-compatible model on loopback.
 
-use std::path::Path;
+mod common;
+
+use common::{ann, bin};
+
 use std::time::Duration;
 
 use hermes_testkit::{BotMessage, Chat, FakeLlm, FakeTelegram, Gate, Gateway, HermesHome, Reply, User};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_hermes-lite"))
-}
-
-/// The standard test config plus `extra` YAML.
-pub fn write_config(home: &HermesHome, llm: &FakeLlm, extra: &str) {
-    home.write_config(&format!(
-        "model:\n  default: test-model\n  provider: custom\n  base_url: {}\n  api_key: sk-test-secret-key-1234\n\
-         streaming:\n  edit_interval: 0.2\n{extra}",
-        llm.base_url()
-    ));
-}
-
-fn ann() -> User {
-    User::new(42, "Ann")
-}
 
 /// Waits for a bot message in `chat` whose text is exactly `text`.
 fn wait_text(tg: &FakeTelegram, chat: i64, text: &str) -> BotMessage {
@@ -108,8 +94,7 @@ fn queue_mode_answers_both_in_order() {
     let llm = FakeLlm::start();
     let gate = Gate::new();
     llm.push(Reply::text("first answer").hold(&gate));
-    let home = HermesHome::standard(&tg, &llm, "42");
-    write_config(&home, &llm, "display:\n  busy_input_mode: queue\n");
+    let home = HermesHome::standard_with(&tg, &llm, "42", "display:\n  busy_input_mode: queue\n");
     let _gw = Gateway::start(bin(), &home);
     let dm = Chat::private(42);
 
@@ -198,8 +183,7 @@ fn steer_mode_hands_the_text_to_the_running_turn() {
     let gate = Gate::new();
     llm.push(Reply::tool_call("todo", r#"{"todos":[{"id":"1","content":"step","status":"in_progress"}]}"#).hold(&gate));
     llm.push(Reply::text("done with the steer"));
-    let home = HermesHome::standard(&tg, &llm, "42");
-    write_config(&home, &llm, "display:\n  busy_input_mode: steer\n");
+    let home = HermesHome::standard_with(&tg, &llm, "42", "display:\n  busy_input_mode: steer\n");
     let _gw = Gateway::start(bin(), &home);
     let dm = Chat::private(42);
     tg.user_says(&dm, &ann(), "start the work");
@@ -237,8 +221,7 @@ fn the_queue_is_capped_and_says_so() {
     let llm = FakeLlm::start();
     let gate = Gate::new();
     llm.push(Reply::text("first").hold(&gate));
-    let home = HermesHome::standard(&tg, &llm, "42");
-    write_config(&home, &llm, "display:\n  busy_input_mode: queue\n");
+    let home = HermesHome::standard_with(&tg, &llm, "42", "display:\n  busy_input_mode: queue\n");
     let _gw = Gateway::start(bin(), &home);
     let dm = Chat::private(42);
     tg.user_says(&dm, &ann(), "m0");
@@ -282,8 +265,7 @@ fn at_the_session_actor_cap_new_chats_wait_and_are_then_answered() {
     let llm = FakeLlm::start();
     let gate = Gate::new();
     llm.on("busy", Reply::text("echo: busy").hold(&gate));
-    let home = HermesHome::standard(&tg, &llm, "1,2,3");
-    write_config(&home, &llm, "gateway:\n  max_session_actors: 2\n");
+    let home = HermesHome::standard_with(&tg, &llm, "1,2,3", "gateway:\n  max_session_actors: 2\n");
     let _gw = Gateway::start(bin(), &home);
     tg.user_says(&Chat::private(1), &User::new(1, "A"), "busy one");
     tg.user_says(&Chat::private(2), &User::new(2, "B"), "busy two");

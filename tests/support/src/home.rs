@@ -30,13 +30,19 @@ impl HermesHome {
     /// A home wired to the fakes: `.env` with the Telegram token, base URL, allowed users and a
     /// 2 s poll timeout; `config.yaml` pointing the model at the fake LLM with fast stream edits.
     pub fn standard(tg: &FakeTelegram, llm: &FakeLlm, allowed_users: &str) -> HermesHome {
+        HermesHome::standard_with(tg, llm, allowed_users, "")
+    }
+
+    /// [`HermesHome::standard`] with `extra_yaml` (top-level sections other than `model:` and
+    /// `streaming:`) appended to `config.yaml`.
+    pub fn standard_with(tg: &FakeTelegram, llm: &FakeLlm, allowed_users: &str, extra_yaml: &str) -> HermesHome {
         let home = HermesHome::new("std");
         home.write_env(&format!(
             "TELEGRAM_BOT_TOKEN={TOKEN}\nTELEGRAM_BASE_URL={}\nTELEGRAM_ALLOWED_USERS={allowed_users}\nTELEGRAM_POLL_TIMEOUT=2\n",
             tg.base_url()
         ));
         home.write_config(&format!(
-            "model:\n  default: test-model\n  provider: custom\n  base_url: {}\n  api_key: sk-test-secret-key-1234\nstreaming:\n  edit_interval: 0.2\n",
+            "model:\n  default: test-model\n  provider: custom\n  base_url: {}\n  api_key: sk-test-secret-key-1234\nstreaming:\n  edit_interval: 0.2\n{extra_yaml}",
             llm.base_url()
         ));
         home
