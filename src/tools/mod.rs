@@ -114,6 +114,20 @@ mod tests {
     }
 
     #[test]
+    fn a_panicking_tool_is_an_error_for_the_model_not_a_crash() {
+        let mut reg = ToolRegistry::new(&[]);
+        reg.tools.push(ToolSpec {
+            name: "boom",
+            toolset: "test",
+            description: "",
+            parameters: "{}",
+            run: |_, _| panic!("tool bug"),
+        });
+        let out = reg.call(&mut ToolState::default(), &call("boom", "{}"));
+        assert!(out.contains("the boom tool failed unexpectedly"), "{out}");
+    }
+
+    #[test]
     fn unknown_tools_and_bad_arguments_are_errors_for_the_model() {
         let reg = ToolRegistry::new(&[]);
         let mut state = ToolState::default();
