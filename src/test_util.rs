@@ -74,6 +74,8 @@ pub fn config(env: &[(&str, &str)]) -> crate::config::Config {
             auto_resume: true,
         },
         logging: LoggingConfig { level: log::LevelFilter::Info, max_size_bytes: 1 << 20, backup_count: 3 },
+        access: Default::default(),
+        commands: Default::default(),
         timezone: None,
         ssl_cert_file: None,
     }

@@ -82,6 +82,8 @@ pub fn load(opts: &LoadOptions) -> Result<Config, Vec<Problem>> {
     let sessions = sections::sessions(&r);
     let gateway = sections::gateway(&r);
     let logging = sections::logging(&r);
+    let access = super::access::read(&r);
+    let commands = super::commands::read(&r);
     let timezone = sections::timezone(&r);
     let platform_blocks = platform_blocks(&r);
     let ssl_cert_file = r.env("SSL_CERT_FILE").and_then(|raw| {
@@ -109,6 +111,8 @@ pub fn load(opts: &LoadOptions) -> Result<Config, Vec<Problem>> {
             sessions,
             gateway,
             logging,
+            access,
+            commands,
             timezone,
             ssl_cert_file,
         }),

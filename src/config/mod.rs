@@ -12,7 +12,10 @@
 //! `SESSION_IDLE_MINUTES`, `SESSION_RESET_HOUR` and platform credentials (which platforms read
 //! through [`hermes_platform::Settings`]). Unknown keys are ignored: Hermes configs carry many
 //! this build does not use. Every wrong value is a [`Problem`], and all are returned at once.
+mod access;
+mod commands;
 mod dotenv;
+pub mod env_file;
 mod home;
 mod load;
 mod model;
@@ -23,6 +26,8 @@ mod sections;
 mod types;
 mod yaml;
 
+pub use access::AccessConfig;
+pub use commands::{CommandsConfig, QuickCommand};
 pub use home::{profile_home, resolve_home};
 pub use load::{LoadOptions, load};
 pub use model::key_hint;

@@ -29,6 +29,8 @@ pub struct Config {
     pub sessions: SessionsConfig,
     pub gateway: GatewayConfig,
     pub logging: LoggingConfig,
+    pub access: super::AccessConfig,
+    pub commands: super::CommandsConfig,
     /// IANA zone from `timezone` (or `HERMES_TIMEZONE`); `None` = the system's.
     pub timezone: Option<String>,
     /// Extra CA certificates (`SSL_CERT_FILE`), added to the built-in roots.

@@ -54,6 +54,8 @@ pub struct ActorState {
     /// Where replies go (the last message's chat and thread).
     pub chat: RefCell<ChatRef>,
     busy: Cell<bool>,
+    /// When the running turn started.
+    turn_started: Cell<Option<Instant>>,
     control: RefCell<Option<Rc<TurnControl>>>,
     queue: RefCell<VecDeque<Pending>>,
     steered: RefCell<Vec<InboxRow>>,
@@ -64,6 +66,11 @@ pub struct ActorState {
 impl ActorState {
     pub fn is_busy(&self) -> bool {
         self.busy.get()
+    }
+
+    /// How long the running turn has run, `None` when idle.
+    pub fn running_for(&self) -> Option<Duration> {
+        self.turn_started.get().filter(|_| self.busy.get()).map(|t| t.elapsed())
     }
 
     pub fn queue_len(&self) -> usize {
@@ -150,6 +157,14 @@ impl ActorState {
         if self.shutting_down.get() {
             return; // stays `received`; replayed at the next start
         }
+        if !resume && commands::session::answer_pending(self, &row).await {
+            return;
+        }
+        if matches!(row.event.kind, EventKind::Callback | EventKind::Reaction) {
+            // Buttons and reactions only answer pending prompts; nothing was waiting for this one.
+            self.gw.finish_rows(&[row.id], InboxState::Done).await;
+            return;
+        }
         let text = row.event.text.clone();
         if !resume && let Some(cmd) = commands::parse(&text) {
             let after = commands::handle(self, &row, &cmd).await;
@@ -169,7 +184,7 @@ impl ActorState {
             }
             return;
         }
-        let media_only = row.event.kind != EventKind::Text;
+        let media_only = !matches!(row.event.kind, EventKind::Text | EventKind::Edit);
         match self.gw.config.display.busy_input_mode {
             _ if media_only => self.queue_while_busy(row, text).await,
             BusyMode::Queue => self.queue_while_busy(row, text).await,
@@ -277,6 +292,7 @@ pub fn spawn(gw: Rc<Gateway>, key: String, platform: String, chat: ChatRef) -> A
         platform,
         chat: RefCell::new(chat),
         busy: Cell::new(false),
+        turn_started: Cell::new(None),
         control: RefCell::new(None),
         queue: RefCell::new(VecDeque::new()),
         steered: RefCell::new(Vec::new()),
@@ -304,6 +320,7 @@ async fn run(state: Rc<ActorState>, rx: async_channel::Receiver<Inbound>) {
             && let Some(job) = state.next_pending()
         {
             state.busy.set(true);
+            state.turn_started.set(Some(Instant::now()));
             let task = runtime::spawn(guarded_turn(state.clone(), job.clone()));
             running = Some((task, job));
         }

@@ -81,6 +81,22 @@ impl Gateway {
         self.actors.borrow().values().any(|a| a.is_busy())
     }
 
+    /// The turns running now: session key, what each does, its step and how long it has run.
+    pub fn running_turns(&self) -> Vec<(String, String, u32, Duration)> {
+        let actors = self.actors.borrow();
+        let mut out: Vec<_> = actors
+            .iter()
+            .filter_map(|(key, a)| {
+                let state = a.state();
+                let elapsed = state.running_for()?;
+                let (doing, iteration) = state.doing();
+                Some((key.clone(), doing, iteration, elapsed))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
     pub fn is_draining(&self) -> bool {
         self.draining.get()
     }

@@ -5,9 +5,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use hermes_platform::backoff::Backoff;
-use hermes_platform::{
-    BotCommand, ChatRef, ConnectContext, EventKind, InboundBatch, InboundSink, PlatformConfig, SendOptions,
-};
+use hermes_platform::{ChatRef, ConnectContext, InboundBatch, InboundSink, PlatformConfig, SendOptions};
 
 use super::actor::{self, Inbound};
 use super::{Gateway, auth, commands, recovery, session_key, texts};
@@ -48,10 +46,7 @@ pub fn connect_platform(gw: Rc<Gateway>, platform: Box<dyn PlatformConfig>, tx: 
                 Ok(adapter) => {
                     gw.register_adapter(name, adapter.clone());
                     log::info!("{name}: connected");
-                    let menu: Vec<BotCommand> = commands::COMMANDS
-                        .iter()
-                        .map(|(n, d)| BotCommand { name: n.to_string(), description: d.to_string() })
-                        .collect();
+                    let menu = commands::menu(&gw);
                     if adapter.capabilities().command_menu
                         && let Err(e) = runtime::blocking(move || adapter.set_commands(&menu)).await
                     {
@@ -130,10 +125,9 @@ pub async fn dispatch(gw: &Rc<Gateway>, row: InboxRow, resume: bool, replay: boo
         gw.finish_rows(&[row.id], InboxState::Skipped).await;
         return;
     }
-    let usable = matches!(event.kind, EventKind::Text | EventKind::Command)
-        || (!event.media.is_empty()
-            && !matches!(event.kind, EventKind::Edit | EventKind::Reaction | EventKind::Callback));
-    if !usable || (event.text.trim().is_empty() && event.media.is_empty()) {
+    // An edited message is handled as a new message with its new text; button callbacks and
+    // reactions go to the session, where they can answer a pending prompt.
+    if event.text.trim().is_empty() && event.media.is_empty() {
         log::debug!("{}: nothing to do for a {:?} event", source.platform, event.kind);
         gw.finish_rows(&[row.id], InboxState::Done).await;
         return;

@@ -120,6 +120,12 @@ const MIGRATIONS: &[&str] = &[
 
     CREATE TABLE kv(key TEXT PRIMARY KEY, value TEXT);
     "#,
+    // 2: per-session settings of the chat commands (/yolo, /personality, /reasoning).
+    r#"
+    ALTER TABLE sessions ADD COLUMN yolo INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sessions ADD COLUMN personality TEXT;
+    ALTER TABLE sessions ADD COLUMN reasoning TEXT;
+    "#,
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`], or refuses a newer one.
