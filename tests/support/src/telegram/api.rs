@@ -221,6 +221,7 @@ fn send_message(shared: &Shared, st: &mut State, p: &Object, resp: &mut Responde
         reply_to: reply_to(p),
         edits: 0,
         deleted: false,
+        buttons: buttons(p),
     };
     let body = ok(&message_json(st, &msg, false));
     st.sent.push(msg);
@@ -271,4 +272,20 @@ fn delete_message(shared: &Shared, st: &mut State, p: &Object, resp: &mut Respon
         }
         None => error(resp, 400, "Bad Request: message to delete not found"),
     }
+}
+
+/// The (label, callback_data) pairs of an `inline_keyboard` reply markup.
+fn buttons(p: &Object) -> Vec<(String, String)> {
+    let Some(markup) = get_object(p, "reply_markup") else { return Vec::new() };
+    let Some(Value::Array(rows)) = markup.get("inline_keyboard") else { return Vec::new() };
+    let mut out = Vec::new();
+    for row in rows {
+        let Value::Array(row) = row else { continue };
+        for button in row {
+            if let Value::Object(b) = button {
+                out.push((get_str(b, "text").unwrap_or_default(), get_str(b, "callback_data").unwrap_or_default()));
+            }
+        }
+    }
+    out
 }

@@ -86,6 +86,8 @@ pub struct BotMessage {
     pub reply_to: Option<i64>,
     pub edits: u32,
     pub deleted: bool,
+    /// Inline keyboard buttons as (label, callback_data), row by row flattened.
+    pub buttons: Vec<(String, String)>,
 }
 
 /// One Bot API call as received; `params` is a JSON object (form fields become strings).
@@ -216,6 +218,64 @@ impl FakeTelegram {
         });
         push_update(&self.shared, &mut st, &format!(r#""message":{msg}"#));
         message_id
+    }
+
+    /// Queues an `edited_message`: the user changed their message `message_id` to `text`.
+    pub fn user_edits(&self, chat: &Chat, from: &User, message_id: i64, text: &str) -> i64 {
+        let mut st = self.shared.state.lock().unwrap();
+        st.chats.insert(chat.id, chat.clone());
+        let msg = wire::message(&wire::MessageParts {
+            message_id,
+            from: wire::user(from),
+            chat: wire::chat(chat, Some(from)),
+            date: now_secs() - 5,
+            text,
+            thread_id: chat.thread_id,
+            with_entities: true,
+            reply_to: None,
+            edit_date: Some(now_secs()),
+        });
+        push_update(&self.shared, &mut st, &format!(r#""edited_message":{msg}"#))
+    }
+
+    /// Queues a `callback_query`: `from` pressed a button with `data` under the bot's message
+    /// `bot_message_id`.
+    pub fn press_button(&self, chat: &Chat, from: &User, bot_message_id: i64, data: &str) -> i64 {
+        let mut st = self.shared.state.lock().unwrap();
+        let found = st.sent.iter().find(|m| m.chat_id == chat.id && m.message_id == bot_message_id);
+        let text = found.map(|m| m.text.clone()).unwrap_or_default();
+        let msg = wire::message(&wire::MessageParts {
+            message_id: bot_message_id,
+            from: wire::bot_user(),
+            chat: wire::chat(chat, Some(from)),
+            date: now_secs(),
+            text: &text,
+            thread_id: chat.thread_id,
+            with_entities: false,
+            reply_to: None,
+            edit_date: None,
+        });
+        let id = format!("cb{}", st.next_update);
+        let body = format!(
+            r#""callback_query":{{"id":{},"from":{},"message":{msg},"chat_instance":"1","data":{}}}"#,
+            crate::json::esc(&id),
+            wire::user(from),
+            crate::json::esc(data)
+        );
+        push_update(&self.shared, &mut st, &body)
+    }
+
+    /// Queues a `message_reaction`: `from` reacted with `emoji` to message `message_id`.
+    pub fn user_reacts(&self, chat: &Chat, from: &User, message_id: i64, emoji: &str) -> i64 {
+        let mut st = self.shared.state.lock().unwrap();
+        let body = format!(
+            r#""message_reaction":{{"chat":{},"message_id":{message_id},"user":{},"date":{},"old_reaction":[],"new_reaction":[{{"type":"emoji","emoji":{}}}]}}"#,
+            wire::chat(chat, Some(from)),
+            wire::user(from),
+            now_secs(),
+            crate::json::esc(emoji)
+        );
+        push_update(&self.shared, &mut st, &body)
     }
 
     /// Makes a file available to `getFile` and `/file/bot<token>/files/<file_id>` (for photos
