@@ -185,6 +185,14 @@ impl ActorState {
             return;
         }
         let media_only = !matches!(row.event.kind, EventKind::Text | EventKind::Edit);
+        let ending = self.control.borrow().as_ref().is_some_and(|c| c.is_interrupted());
+        if ending {
+            // The running turn was already stopped and is winding down: this is simply next.
+            if !self.enqueue(Pending { rows: vec![row.clone()], text, resume: false }) {
+                self.queue_full(&row).await;
+            }
+            return;
+        }
         match self.gw.config.display.busy_input_mode {
             _ if media_only => self.queue_while_busy(row, text).await,
             BusyMode::Queue => self.queue_while_busy(row, text).await,
