@@ -1,8 +1,8 @@
 //! The everyday commands: /start, /help, /commands, /stop, /status, /queue, /steer, /version,
 //! /agents.
 
-use super::registry::{self, CommandDef};
 use super::custom;
+use super::registry::{self, CommandDef};
 use super::{After, Command, usage};
 use crate::gateway::actor::ActorState;
 use crate::gateway::texts;
