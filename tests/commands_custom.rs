@@ -82,7 +82,10 @@ fn skills_run_as_turns_are_listed_and_reload() {
     assert!(menu.contains("\"deploy\"") && menu.contains("\"hello\"") && menu.contains("filler_03"), "{menu}");
 
     tg.user_says(&dm, &ann(), "/deploy to staging");
-    wait_for(&tg, "the skill turn's answer", |t| t.starts_with("echo: ") && t.contains("DEPLOY-BODY"));
+    // The whole streamed answer, so the turn is over before the next commands.
+    wait_for(&tg, "the skill turn's answer", |t| {
+        t.starts_with("echo: ") && t.contains("DEPLOY-BODY") && t.ends_with("invocation: to staging")
+    });
     let req = llm.requests().pop().expect("the skill ran a turn");
     let user = req.last_user().unwrap();
     assert!(user.contains("[SYSTEM: The user has invoked the \"deploy\" skill"), "{user}");
@@ -113,7 +116,9 @@ fn skills_run_as_turns_are_listed_and_reload() {
     wait_for(&tg, "the reload reply", |t| t == "🔄 Skills reloaded: 14 skills found.");
     let before = llm.requests().len();
     tg.user_says(&dm, &ann(), "/late now");
-    wait_for(&tg, "the late skill's answer", |t| t.starts_with("echo: ") && t.contains("LATE-BODY"));
+    wait_for(&tg, "the late skill's answer", |t| {
+        t.starts_with("echo: ") && t.contains("LATE-BODY") && t.ends_with("invocation: now")
+    });
     assert_eq!(llm.requests().len(), before + 1);
 }
 
