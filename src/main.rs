@@ -8,6 +8,7 @@ mod gateway;
 mod logging;
 mod platforms;
 mod runtime;
+mod skills;
 mod store;
 #[cfg(test)]
 mod test_util;

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use super::problem::Problem;
 use super::read::Reader;
+use super::yaml::Kind;
 
 /// A `quick_commands.<name>` entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,6 +39,63 @@ impl Default for CommandsConfig {
     }
 }
 
-pub fn read(_r: &Reader) -> CommandsConfig {
-    CommandsConfig::default()
+pub fn read(r: &Reader) -> CommandsConfig {
+    CommandsConfig { quick_commands: quick_commands(r), ..CommandsConfig::default() }
+}
+
+/// What a `quick_commands` entry must look like, for problems.
+const QUICK_SHAPE: &str = "{type: exec, command: \"...\"} or {type: alias, target: \"/command args\"}";
+
+/// `quick_commands: {name: {type: exec, command: ...} | {type: alias, target: ...}}`. A bad
+/// entry is a problem at its line saying what was expected (Hermes would fail at use time).
+fn quick_commands(r: &Reader) -> BTreeMap<String, QuickCommand> {
+    let mut out = BTreeMap::new();
+    let Some((_, node)) = r.section("quick_commands") else { return out };
+    let Kind::Map(entries) = &node.kind else { return out };
+    for (key, entry) in entries {
+        let name = key.name.trim().to_lowercase();
+        let path = format!("quick_commands.{}", key.name);
+        let bad = |line: usize, key: &str, msg: String| r.report(Problem::new(r.file, Some(line), key, msg));
+        if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
+            bad(key.line, &path, "expected a command name of letters, digits, `-` and `_`".into());
+            continue;
+        }
+        if !matches!(entry.kind, Kind::Map(_)) {
+            bad(key.line, &path, format!("expected {QUICK_SHAPE}, found {}", entry.describe()));
+            continue;
+        }
+        let text = |field: &str| match entry.get(field) {
+            Some((k, v)) => match &v.kind {
+                Kind::Scalar(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+                _ => Err((k.line, v.describe())),
+            },
+            None => Err((key.line, "nothing".into())),
+        };
+        let kind = match text("type") {
+            Ok(t) => t,
+            Err((line, found)) => {
+                bad(line, &format!("{path}.type"), format!("expected `exec` or `alias`, found {found}"));
+                continue;
+            }
+        };
+        let (field, want) = match kind.as_str() {
+            "exec" => ("command", "a shell command"),
+            "alias" => ("target", "a command such as \"/model gpt\""),
+            other => {
+                let line = entry.get("type").map_or(key.line, |(k, _)| k.line);
+                bad(line, &format!("{path}.type"), format!("expected `exec` or `alias`, found {other:?}"));
+                continue;
+            }
+        };
+        match text(field) {
+            Ok(value) if kind == "exec" => {
+                out.insert(name, QuickCommand::Exec { command: value });
+            }
+            Ok(value) => {
+                out.insert(name, QuickCommand::Alias { target: value });
+            }
+            Err((line, found)) => bad(line, &format!("{path}.{field}"), format!("expected {want}, found {found}")),
+        }
+    }
+    out
 }

@@ -1,6 +1,7 @@
 //! The everyday commands: /start, /help, /commands, /stop, /status, /queue, /steer, /version,
 //! /agents.
 
+use super::custom;
 use super::registry::{self, CommandDef};
 use super::{After, Command, usage};
 use crate::gateway::actor::ActorState;
@@ -24,8 +25,13 @@ pub async fn handle(state: &ActorState, row: &InboxRow, cmd: &Command) -> Option
     let busy = state.is_busy();
     let after = match cmd.name.as_str() {
         "start" => After::Done,
-        "help" | "commands" => {
-            state.reply(row, &help_text()).await;
+        "help" => {
+            state.reply(row, &help_text(&state.gw)).await;
+            After::Done
+        }
+        "commands" => {
+            let text = commands_text(&state.gw, &state.platform, &cmd.args);
+            state.reply(row, &text).await;
             After::Done
         }
         "stop" => {
@@ -63,12 +69,75 @@ pub async fn handle(state: &ActorState, row: &InboxRow, cmd: &Command) -> Option
     Some(after)
 }
 
-fn help_text() -> String {
-    let mut text = String::from("Commands:\n");
-    for def in registry::all() {
-        text.push_str(&format!("{} — {}\n", def.usage(), def.about));
+/// How many skills /help shows before pointing at /commands (Hermes: 10).
+const HELP_SKILLS: usize = 10;
+
+/// `/help` as Hermes shapes it (CAC §4.2): the registry's help lines, then up to ten skills.
+fn help_text(gw: &crate::gateway::Gateway) -> String {
+    let mut lines = vec!["📖 Hermes Commands".to_string(), String::new()];
+    lines.extend(registry::all().map(|d| format!("{} — {}", d.usage(), d.about)));
+    let (quick, skills) = custom::catalog(gw);
+    if !quick.is_empty() {
+        lines.push(String::new());
+        lines.push("⚙️ Quick Commands:".into());
+        lines.extend(quick);
     }
-    text.trim_end().to_string()
+    if !skills.is_empty() {
+        lines.push(format!("\n⚡ Skill Commands ({} active):", skills.len()));
+        lines.extend(skills.iter().take(HELP_SKILLS).cloned());
+        if skills.len() > HELP_SKILLS {
+            lines.push(format!(
+                "\n... and {} more. Use /commands for the full paginated list.",
+                skills.len() - HELP_SKILLS
+            ));
+        }
+    }
+    lines.join("\n")
+}
+
+/// `/commands [page]`: built-ins, quick commands and skills, 15 a page on Telegram and 20
+/// elsewhere (Hermes). A page past the end shows the last one and says so.
+fn commands_text(gw: &crate::gateway::Gateway, platform: &str, args: &str) -> String {
+    let requested = match args.trim() {
+        "" => 1,
+        a => match a.parse::<usize>() {
+            Ok(n) => n,
+            Err(_) => return usage("commands"),
+        },
+    };
+    let mut entries: Vec<String> = registry::all().map(|d| format!("{} — {}", d.usage(), d.about)).collect();
+    let (quick, skills) = custom::catalog(gw);
+    if !quick.is_empty() {
+        entries.push(String::new());
+        entries.push("⚙️ Quick Commands:".into());
+        entries.extend(quick);
+    }
+    if !skills.is_empty() {
+        entries.push(String::new());
+        entries.push("⚡ Skill Commands:".into());
+        entries.extend(skills);
+    }
+    let page_size = if platform == "telegram" { 15 } else { 20 };
+    let pages = entries.len().div_ceil(page_size).max(1);
+    let page = requested.clamp(1, pages);
+    let start = (page - 1) * page_size;
+    let mut lines = vec![format!("📚 Commands ({} total, page {page}/{pages})", entries.len()), String::new()];
+    lines.extend(entries.iter().skip(start).take(page_size).cloned());
+    if pages > 1 {
+        let mut nav = Vec::new();
+        if page > 1 {
+            nav.push(format!("/commands {} ← prev", page - 1));
+        }
+        if page < pages {
+            nav.push(format!("next → /commands {}", page + 1));
+        }
+        lines.push(String::new());
+        lines.push(nav.join(" | "));
+    }
+    if page != requested {
+        lines.push(format!("(Requested page {requested} was out of range, showing page {page}.)"));
+    }
+    lines.join("\n")
 }
 
 /// `/agents`: the turns running now, across sessions. Delegations and background processes
