@@ -170,8 +170,11 @@ impl ActorState {
             let after = commands::handle(self, &row, &cmd).await;
             match after {
                 After::Done => self.gw.finish_rows(&[row.id], InboxState::Done).await,
+                After::RunTurn(text) if self.busy.get() => self.queue_while_busy(row, text).await,
                 After::RunTurn(text) => {
-                    self.enqueue(Pending { rows: vec![row], text, resume: false });
+                    if !self.enqueue(Pending { rows: vec![row.clone()], text, resume: false }) {
+                        self.queue_full(&row).await;
+                    }
                 }
                 After::Queue(text) => self.queue_while_busy(row, text).await,
                 After::Steer(text) => self.steer(row, text).await,

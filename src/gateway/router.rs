@@ -46,6 +46,9 @@ pub fn connect_platform(gw: Rc<Gateway>, platform: Box<dyn PlatformConfig>, tx: 
                 Ok(adapter) => {
                     gw.register_adapter(name, adapter.clone());
                     log::info!("{name}: connected");
+                    // The first skills scan reads files: off the executor.
+                    let home = gw.config.home.clone();
+                    runtime::blocking(move || crate::skills::cached(&home)).await;
                     let menu = commands::menu(&gw);
                     if adapter.capabilities().command_menu
                         && let Err(e) = runtime::blocking(move || adapter.set_commands(&menu)).await
