@@ -37,6 +37,7 @@ impl Default for CommandsConfig {
     }
 }
 
-pub fn read(_r: &Reader) -> CommandsConfig {
-    CommandsConfig::default()
+pub fn read(r: &Reader) -> CommandsConfig {
+    let title_generation = r.bool(r.cfg("auxiliary.title_generation.enabled")).unwrap_or(true);
+    CommandsConfig { title_generation, ..CommandsConfig::default() }
 }
