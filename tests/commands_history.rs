@@ -22,7 +22,9 @@ fn ask(tg: &FakeTelegram, chat: i64, from: &User, text: &str, needle: &str) -> S
         tg.user_says(&Chat::private(chat), from, text);
         let busy = |t: &str| t.contains("can't run mid-turn") && !needle.contains("mid-turn");
         let reply = tg
-            .wait_sent(WAIT, |m| m.chat_id == chat && m.message_id > before && (m.text.contains(needle) || busy(&m.text)))
+            .wait_sent(WAIT, |m| {
+                m.chat_id == chat && m.message_id > before && (m.text.contains(needle) || busy(&m.text))
+            })
             .map(|m| m.text)
             .unwrap_or_else(|| panic!("no reply containing {needle:?} to {text:?}; sent: {:#?}", tg.sent()));
         if !busy(&reply) {

@@ -10,6 +10,8 @@ use std::time::Duration;
 use hermes_testkit::{BotMessage, Chat, FakeLlm, FakeTelegram, Gate, Gateway, HermesHome, Reply, User};
 
 const WAIT: Duration = Duration::from_secs(20);
+/// The automatic title call would add model requests after each first answer.
+const NO_TITLES: &str = "auxiliary:\n  title_generation:\n    enabled: false\n";
 
 /// Waits for a bot message in `chat` whose text is exactly `text`.
 fn wait_text(tg: &FakeTelegram, chat: i64, text: &str) -> BotMessage {
@@ -27,7 +29,7 @@ fn a_dm_gets_a_streamed_answer() {
     let llm = FakeLlm::start();
     let answer = "Hello Ann! This answer arrives in several pieces, edited into one message.";
     llm.push(Reply::text(answer).chunks(8).chunk_delay(Duration::from_millis(150)));
-    let home = HermesHome::standard(&tg, &llm, "42");
+    let home = HermesHome::standard_with(&tg, &llm, "42", NO_TITLES);
     let _gw = Gateway::start(bin(), &home);
 
     tg.user_says(&Chat::private(42), &ann(), "hi there");
@@ -49,7 +51,7 @@ fn a_dm_gets_a_streamed_answer() {
 fn group_messages_need_a_mention_and_strangers_never_reach_the_model() {
     let tg = FakeTelegram::start();
     let llm = FakeLlm::start();
-    let home = HermesHome::standard(&tg, &llm, "42");
+    let home = HermesHome::standard_with(&tg, &llm, "42", NO_TITLES);
     let _gw = Gateway::start(bin(), &home);
     let group = Chat::group(-1001);
 
@@ -74,7 +76,7 @@ fn interrupt_is_the_default_busy_policy() {
     let llm = FakeLlm::start();
     let gate = Gate::new();
     llm.push(Reply::text("a long answer to the first question that never finishes").hold(&gate));
-    let home = HermesHome::standard(&tg, &llm, "42");
+    let home = HermesHome::standard_with(&tg, &llm, "42", NO_TITLES);
     let _gw = Gateway::start(bin(), &home);
     let dm = Chat::private(42);
 
@@ -94,7 +96,7 @@ fn queue_mode_answers_both_in_order() {
     let llm = FakeLlm::start();
     let gate = Gate::new();
     llm.push(Reply::text("first answer").hold(&gate));
-    let home = HermesHome::standard_with(&tg, &llm, "42", "display:\n  busy_input_mode: queue\n");
+    let home = HermesHome::standard_with(&tg, &llm, "42", &format!("display:\n  busy_input_mode: queue\n{NO_TITLES}"));
     let _gw = Gateway::start(bin(), &home);
     let dm = Chat::private(42);
 
@@ -115,7 +117,7 @@ fn queue_mode_answers_both_in_order() {
 fn history_survives_a_restart_and_new_starts_fresh() {
     let tg = FakeTelegram::start();
     let llm = FakeLlm::start();
-    let home = HermesHome::standard(&tg, &llm, "42");
+    let home = HermesHome::standard_with(&tg, &llm, "42", NO_TITLES);
     let dm = Chat::private(42);
     let mut gw = Gateway::start(bin(), &home);
     tg.user_says(&dm, &ann(), "my name is Zed");
@@ -165,7 +167,7 @@ fn the_todo_tool_runs_inside_the_turn() {
     let llm = FakeLlm::start();
     llm.push(Reply::tool_call("todo", r#"{"todos":[{"id":"1","content":"buy milk","status":"pending"}]}"#));
     llm.push(Reply::text("Noted: buy milk."));
-    let home = HermesHome::standard(&tg, &llm, "42");
+    let home = HermesHome::standard_with(&tg, &llm, "42", NO_TITLES);
     let _gw = Gateway::start(bin(), &home);
     tg.user_says(&Chat::private(42), &ann(), "remember to buy milk");
     wait_text(&tg, 42, "Noted: buy milk.");
@@ -183,7 +185,7 @@ fn steer_mode_hands_the_text_to_the_running_turn() {
     let gate = Gate::new();
     llm.push(Reply::tool_call("todo", r#"{"todos":[{"id":"1","content":"step","status":"in_progress"}]}"#).hold(&gate));
     llm.push(Reply::text("done with the steer"));
-    let home = HermesHome::standard_with(&tg, &llm, "42", "display:\n  busy_input_mode: steer\n");
+    let home = HermesHome::standard_with(&tg, &llm, "42", &format!("display:\n  busy_input_mode: steer\n{NO_TITLES}"));
     let _gw = Gateway::start(bin(), &home);
     let dm = Chat::private(42);
     tg.user_says(&dm, &ann(), "start the work");
@@ -202,7 +204,7 @@ fn steer_mode_hands_the_text_to_the_running_turn() {
 fn reset_ends_the_session_like_new() {
     let tg = FakeTelegram::start();
     let llm = FakeLlm::start();
-    let home = HermesHome::standard(&tg, &llm, "42");
+    let home = HermesHome::standard_with(&tg, &llm, "42", NO_TITLES);
     let _gw = Gateway::start(bin(), &home);
     let dm = Chat::private(42);
     tg.user_says(&dm, &ann(), "remember pineapple");
@@ -221,7 +223,7 @@ fn the_queue_is_capped_and_says_so() {
     let llm = FakeLlm::start();
     let gate = Gate::new();
     llm.push(Reply::text("first").hold(&gate));
-    let home = HermesHome::standard_with(&tg, &llm, "42", "display:\n  busy_input_mode: queue\n");
+    let home = HermesHome::standard_with(&tg, &llm, "42", &format!("display:\n  busy_input_mode: queue\n{NO_TITLES}"));
     let _gw = Gateway::start(bin(), &home);
     let dm = Chat::private(42);
     tg.user_says(&dm, &ann(), "m0");
@@ -265,7 +267,8 @@ fn at_the_session_actor_cap_new_chats_wait_and_are_then_answered() {
     let llm = FakeLlm::start();
     let gate = Gate::new();
     llm.on("busy", Reply::text("echo: busy").hold(&gate));
-    let home = HermesHome::standard_with(&tg, &llm, "1,2,3", "gateway:\n  max_session_actors: 2\n");
+    let home =
+        HermesHome::standard_with(&tg, &llm, "1,2,3", &format!("gateway:\n  max_session_actors: 2\n{NO_TITLES}"));
     let _gw = Gateway::start(bin(), &home);
     tg.user_says(&Chat::private(1), &User::new(1, "A"), "busy one");
     tg.user_says(&Chat::private(2), &User::new(2, "B"), "busy two");

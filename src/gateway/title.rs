@@ -26,10 +26,8 @@ pub const TITLE_PROMPT: &str = "Generate a short, descriptive title (3-7 words) 
 /// Cleans a title as Hermes does: control characters, zero-width and bidi marks removed,
 /// whitespace collapsed. `Ok(None)` when nothing is left; an error text when it is too long.
 pub fn sanitize_title(raw: &str) -> Result<Option<String>, String> {
-    let kept: String = raw
-        .chars()
-        .filter(|&c| !(c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r')) && !invisible(c))
-        .collect();
+    let kept: String =
+        raw.chars().filter(|&c| (!c.is_ascii_control() || matches!(c, '\t' | '\n' | '\r')) && !invisible(c)).collect();
     let title = kept.split_whitespace().collect::<Vec<_>>().join(" ");
     let len = title.chars().count();
     if len > MAX_TITLE {
@@ -90,7 +88,8 @@ async fn generate(gw: &Gateway, sid: &str) -> Result<(), String> {
     let exchange = gw
         .store
         .call(move |tx| {
-            let title: Option<String> = tx.query_row("SELECT title FROM sessions WHERE id = ?1", [&id], |r| r.get(0))?;
+            let title: Option<String> =
+                tx.query_row("SELECT title FROM sessions WHERE id = ?1", [&id], |r| r.get(0))?;
             if title.is_some() || history::user_message_count(tx, &id)? > 2 {
                 return Ok(None);
             }

@@ -146,10 +146,14 @@ pub fn search(
 
 /// A session of this chat named by `arg`: a number from the titled list, a session id, or a
 /// title (the newest `"title #N"` variant when there is one, else the exact title).
-pub fn resolve(tx: &Transaction, platform: &str, chat_id: &str, arg: &str, list_len: usize) -> rusqlite::Result<Option<Session>> {
-    let owned = |s: Option<Session>| {
-        s.filter(|s| s.platform == platform && s.chat_id.as_deref() == Some(chat_id))
-    };
+pub fn resolve(
+    tx: &Transaction,
+    platform: &str,
+    chat_id: &str,
+    arg: &str,
+    list_len: usize,
+) -> rusqlite::Result<Option<Session>> {
+    let owned = |s: Option<Session>| s.filter(|s| s.platform == platform && s.chat_id.as_deref() == Some(chat_id));
     if let Ok(n) = arg.parse::<usize>()
         && (1..=list_len).contains(&n)
     {
@@ -197,7 +201,13 @@ pub fn switch_to(tx: &Transaction, key: &str, target: &str, now: f64) -> rusqlit
 
 /// Copies the active history of `from` into a new session `new_id` (parent `from`, same chat,
 /// model and settings), which becomes the live session of `from`'s key; `from` ends `branched`.
-pub fn branch(tx: &Transaction, from: &Session, new_id: &str, title: Option<&str>, now: f64) -> rusqlite::Result<Session> {
+pub fn branch(
+    tx: &Transaction,
+    from: &Session,
+    new_id: &str,
+    title: Option<&str>,
+    now: f64,
+) -> rusqlite::Result<Session> {
     let new = NewSession {
         id: new_id.to_string(),
         key: from.key.clone(),
@@ -312,7 +322,8 @@ mod tests {
                 assert_eq!(sessions::live_for_key(tx, "k")?.unwrap().id, "br");
                 assert_eq!(sessions::get(tx, "old")?.unwrap().end_reason.as_deref(), Some("branched"));
                 assert_eq!(user_message_count(tx, "br")?, 1);
-                let parent: Option<String> = tx.query_row("SELECT parent_id FROM sessions WHERE id='br'", [], |r| r.get(0))?;
+                let parent: Option<String> =
+                    tx.query_row("SELECT parent_id FROM sessions WHERE id='br'", [], |r| r.get(0))?;
                 assert_eq!(parent.as_deref(), Some("old"));
                 Ok(())
             })

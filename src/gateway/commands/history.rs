@@ -61,12 +61,8 @@ async fn title(state: &ActorState, row: &InboxRow, args: &str) -> Reply {
         Ok(None) => return Ok("That title is empty once invisible characters are removed.".into()),
         Err(too_long) => return Ok(too_long),
     };
-    let (key, source, policy, model) = (
-        state.key.clone(),
-        row.event.source.clone(),
-        gw.config.session_reset.clone(),
-        gw.provider.model().to_string(),
-    );
+    let (key, source, policy, model) =
+        (state.key.clone(), row.event.source.clone(), gw.config.session_reset.clone(), gw.provider.model().to_string());
     let wanted = name.clone();
     let result = gw
         .store
@@ -132,7 +128,8 @@ async fn resume(state: &ActorState, args: &str) -> Reply {
             return Ok("No titled sessions in this chat yet. Name this one with /title <name>.".into());
         }
         let now = store::now();
-        let lines: Vec<String> = list.iter().enumerate().map(|(i, s)| format!("{}. {}", i + 1, describe(s, now))).collect();
+        let lines: Vec<String> =
+            list.iter().enumerate().map(|(i, s)| format!("{}. {}", i + 1, describe(s, now))).collect();
         return Ok(format!("Titled sessions:\n{}\n\nSwitch with /resume <number|title>.", lines.join("\n")));
     }
     let (key, arg) = (state.key.clone(), args.to_string());
@@ -153,7 +150,10 @@ async fn resume(state: &ActorState, args: &str) -> Reply {
         Switch::NotFound => format!("No session of this chat matches '{args}'. Use /resume to list titled sessions."),
         Switch::Already => "You are already in that session.".into(),
         Switch::Done { name, users } => {
-            format!("↻ Resumed session: {name} ({users} user message{}). Your next message continues it.", plural(users))
+            format!(
+                "↻ Resumed session: {name} ({users} user message{}). Your next message continues it.",
+                plural(users)
+            )
         }
     })
 }
