@@ -45,7 +45,7 @@ fn telegram_rate_limits_are_waited_out_and_model_retries_succeed() {
     let llm = FakeLlm::start();
     llm.push(Reply::status(429, r#"{"error":{"message":"slow down"}}"#).retry_after(1));
     llm.push(Reply::text("after the retry"));
-    let home = HermesHome::standard(&tg, &llm, "42");
+    let home = HermesHome::standard_with(&tg, &llm, "42", "auxiliary:\n  title_generation:\n    enabled: false\n");
     let _gw = Gateway::start(bin(), &home);
     tg.fail_next(
         "sendMessage",
@@ -93,7 +93,7 @@ fn a_stop_during_a_turn_tells_the_user_and_the_turn_resumes_after_the_restart() 
     let llm = FakeLlm::start();
     let gate = Gate::new();
     llm.push(Reply::text("never finished").hold(&gate));
-    let home = HermesHome::standard(&tg, &llm, "42");
+    let home = HermesHome::standard_with(&tg, &llm, "42", "auxiliary:\n  title_generation:\n    enabled: false\n");
     let mut gw = Gateway::start(bin(), &home);
     tg.user_says(&Chat::private(42), &ann(), "long job");
     assert!(llm.wait_requests(1, WAIT));
@@ -156,7 +156,8 @@ fn markdown_is_converted_and_a_rejected_format_falls_back_to_plain_text() {
         &tg,
         &llm,
         "42",
-        "display:\n  busy_input_mode: queue\n  busy_ack_enabled: false\n  platforms:\n    telegram:\n      streaming: false\n",
+        "display:\n  busy_input_mode: queue\n  busy_ack_enabled: false\n  platforms:\n    telegram:\n      streaming: false\n\
+         auxiliary:\n  title_generation:\n    enabled: false\n",
     );
     let _gw = Gateway::start(bin(), &home);
     tg.user_says(&Chat::private(42), &ann(), "format please");

@@ -40,7 +40,8 @@ impl Default for CommandsConfig {
 }
 
 pub fn read(r: &Reader) -> CommandsConfig {
-    CommandsConfig { quick_commands: quick_commands(r), ..CommandsConfig::default() }
+    let title_generation = r.bool(r.cfg("auxiliary.title_generation.enabled")).unwrap_or(true);
+    CommandsConfig { quick_commands: quick_commands(r), title_generation, ..CommandsConfig::default() }
 }
 
 /// What a `quick_commands` entry must look like, for problems.

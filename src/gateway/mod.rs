@@ -17,6 +17,7 @@ mod session;
 pub mod session_key;
 mod stream;
 mod texts;
+mod title;
 mod turn;
 mod watchdog;
 

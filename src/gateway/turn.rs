@@ -190,6 +190,7 @@ pub async fn run(state: Rc<ActorState>, job: Pending) {
                 stream.finish(&redact(&text, &gw.secrets)).await;
             }
             gw.finish_rows(&ids, InboxState::Done).await;
+            super::title::after_answer(&gw, &session_id);
         }
         TurnEnd::Interrupted { .. } => {
             stream.abandon().await;

@@ -11,6 +11,9 @@ pub struct HermesHome {
     dir: PathBuf,
 }
 
+/// Turns off the automatic session title, so tests count only the model calls they expect.
+const NO_TITLES: &str = "auxiliary:\n  title_generation:\n    enabled: false\n";
+
 impl HermesHome {
     /// A fresh empty directory under the system temp dir; `tag` makes it easy to spot.
     pub fn new(tag: &str) -> HermesHome {
@@ -34,15 +37,17 @@ impl HermesHome {
     }
 
     /// [`HermesHome::standard`] with `extra_yaml` (top-level sections other than `model:` and
-    /// `streaming:`) appended to `config.yaml`.
+    /// `streaming:`) appended to `config.yaml`. Automatic session titles (an extra model call
+    /// after a first answer) are off unless `extra_yaml` has an `auxiliary:` section.
     pub fn standard_with(tg: &FakeTelegram, llm: &FakeLlm, allowed_users: &str, extra_yaml: &str) -> HermesHome {
         let home = HermesHome::new("std");
         home.write_env(&format!(
             "TELEGRAM_BOT_TOKEN={TOKEN}\nTELEGRAM_BASE_URL={}\nTELEGRAM_ALLOWED_USERS={allowed_users}\nTELEGRAM_POLL_TIMEOUT=2\n",
             tg.base_url()
         ));
+        let titles = if extra_yaml.contains("auxiliary:") { "" } else { NO_TITLES };
         home.write_config(&format!(
-            "model:\n  default: test-model\n  provider: custom\n  base_url: {}\n  api_key: sk-test-secret-key-1234\nstreaming:\n  edit_interval: 0.2\n{extra_yaml}",
+            "model:\n  default: test-model\n  provider: custom\n  base_url: {}\n  api_key: sk-test-secret-key-1234\nstreaming:\n  edit_interval: 0.2\n{titles}{extra_yaml}",
             llm.base_url()
         ));
         home
