@@ -59,6 +59,8 @@ pub struct ActorState {
     control: RefCell<Option<Rc<TurnControl>>>,
     queue: RefCell<VecDeque<Pending>>,
     steered: RefCell<Vec<InboxRow>>,
+    /// Commands waiting for the running turn to end (it was only delivering its answer).
+    held: RefCell<Vec<Inbound>>,
     last_ack: Cell<Option<Instant>>,
     shutting_down: Cell<bool>,
 }
@@ -178,6 +180,7 @@ impl ActorState {
                 }
                 After::Queue(text) => self.queue_while_busy(row, text).await,
                 After::Steer(text) => self.steer(row, text).await,
+                After::AfterTurn => self.held.borrow_mut().push(Inbound { row, resume, replay }),
             }
             return;
         }
@@ -307,6 +310,7 @@ pub fn spawn(gw: Rc<Gateway>, key: String, platform: String, chat: ChatRef) -> A
         control: RefCell::new(None),
         queue: RefCell::new(VecDeque::new()),
         steered: RefCell::new(Vec::new()),
+        held: RefCell::new(Vec::new()),
         last_ack: Cell::new(None),
         shutting_down: Cell::new(false),
     });
@@ -366,6 +370,10 @@ async fn run(state: Rc<ActorState>, rx: async_channel::Receiver<Inbound>) {
                     state.queue.borrow_mut().push_front(Pending { resume: true, ..job });
                 }
                 state.after_turn(control).await;
+                let held: Vec<Inbound> = std::mem::take(&mut *state.held.borrow_mut());
+                for inbound in held {
+                    state.on_inbound(inbound).await;
+                }
                 state.gw.actor_freed();
             }
             Wake::Idle => {

@@ -38,6 +38,9 @@ const MAX_HISTORY_ROWS: usize = 400;
 /// Typing indicators are renewed this often while a turn runs (M20).
 const TYPING_EVERY: Duration = Duration::from_secs(2);
 
+/// What [`TurnControl::doing`] says once the model has finished and the answer is delivered.
+pub const DELIVERING: &str = "delivering";
+
 /// Runs one turn. Returns when the answer is delivered, or the turn failed, was interrupted or
 /// quarantined.
 pub async fn run(state: Rc<ActorState>, job: Pending) {
@@ -152,6 +155,9 @@ pub async fn run(state: Rc<ActorState>, job: Pending) {
     };
     let started = Instant::now();
     let outcome = run_turn(input, &mut observer).await;
+    // The model is done; what is left is delivery. Commands that wait for the turn to end are
+    // held for these moments instead of being told the agent is running.
+    control.set_doing(DELIVERING, outcome.api_calls);
     drop(typing);
     drop(watch);
     log::info!(

@@ -57,6 +57,8 @@ pub enum After {
     Queue(String),
     /// Steer `text` into the running turn.
     Steer(String),
+    /// Handle the command again once the running turn has ended (it is only delivering).
+    AfterTurn,
 }
 
 /// Handles one command; replies go out through the actor's outlet. Order (CAC §4.1): alias
@@ -71,6 +73,9 @@ pub async fn handle(state: &ActorState, row: &InboxRow, cmd: &Command) -> After 
         return After::Done;
     }
     if busy && def.is_some_and(|d| !d.while_busy) {
+        if state.doing().0 == super::turn::DELIVERING {
+            return After::AfterTurn;
+        }
         state.reply(row, &texts::busy_command(&cmd.name)).await;
         return After::Done;
     }
