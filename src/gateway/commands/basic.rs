@@ -181,6 +181,7 @@ async fn status_text(state: &ActorState) -> String {
         "State: idle".into()
     });
     lines.push(format!("Queued: {}", state.queue_len()));
+    lines.push(format!("YOLO: {}", if super::settings::yolo_on(state).await { "on" } else { "off" }));
     lines.push(format!("Platforms: {}", gw.connected_platforms().join(", ")));
     lines.push(format!("Uptime: {} min", gw.uptime().as_secs() / 60));
     lines.join("\n")
