@@ -295,7 +295,7 @@ async fn reasoning(state: &ActorState, row: &InboxRow, args: &str) -> String {
                 current.as_deref().unwrap_or("the provider's default"),
                 REASONING_LEVELS.join("|")
             );
-            if arg != "" {
+            if !arg.is_empty() {
                 text.push_str("\nhermes-lite does not show the model's reasoning in chat.");
             }
             text
