@@ -54,7 +54,7 @@ pub fn set(text: &str, path: &str, value: &str) -> String {
                 }
             }
             lines.splice(at..at, new);
-            return join(lines, text);
+            return join(lines);
         };
         let block_end = (n + 1..end).find(|&m| indent_of(&lines[m]).is_some_and(|d| d <= indent)).unwrap_or(end);
         // Trailing comment lines belong to what follows, not to this key's block.
@@ -64,7 +64,7 @@ pub fn set(text: &str, path: &str, value: &str) -> String {
             let comment = comment_of(&inline).map(|c| format!(" {c}")).unwrap_or_default();
             lines[n] = format!("{}{part}: {}{comment}", " ".repeat(indent), scalar(value));
             lines.drain(n + 1..block_end);
-            return join(lines, text);
+            return join(lines);
         }
         let value_part = strip_comment(&inline);
         if !value_part.is_empty() {
@@ -75,10 +75,10 @@ pub fn set(text: &str, path: &str, value: &str) -> String {
         end = block_end;
         parent_indent = Some(indent);
     }
-    join(lines, text)
+    join(lines)
 }
 
-fn join(lines: Vec<String>, _old: &str) -> String {
+fn join(lines: Vec<String>) -> String {
     let mut out = lines.join("\n");
     out.push('\n');
     out
