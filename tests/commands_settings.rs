@@ -211,3 +211,17 @@ fn restart_replies_then_exits_75() {
     gw.terminate();
     assert_eq!(gw.wait_exit(WAIT), Some(0));
 }
+
+#[test]
+fn sethome_in_a_forum_topic_saves_the_thread() {
+    let tg = FakeTelegram::start();
+    let llm = FakeLlm::start();
+    let home = HermesHome::standard(&tg, &llm, "42");
+    let _gw = Gateway::start(bin(), &home);
+    tg.user_says(&Chat::forum(-1002, 7), &ann(), "/sethome@hermes_test_bot");
+    wait_for(&tg, -1002, "Home channel set");
+    let env = home.read_file(".env");
+    assert!(env.contains("TELEGRAM_HOME_CHANNEL=-1002\n"), "{env}");
+    assert!(env.contains("TELEGRAM_HOME_CHANNEL_THREAD_ID=7\n"), "{env}");
+    assert!(env.contains("TELEGRAM_POLL_TIMEOUT=2\n"), "{env}");
+}
