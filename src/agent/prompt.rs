@@ -27,11 +27,16 @@ pub struct SessionContext {
     pub shared: bool,
     /// Platforms connected right now.
     pub connected: Vec<String>,
+    /// The session's `/personality` text, added after the identity.
+    pub personality: Option<String>,
 }
 
 /// Builds the prompt. `tools` are the names of the enabled tools.
 pub fn build(home: &Path, ctx: &SessionContext, tools: &[&str], now: f64) -> String {
     let mut parts = vec![identity(home)];
+    if let Some(p) = ctx.personality.as_deref().filter(|p| !p.trim().is_empty()) {
+        parts.push(p.trim().to_string());
+    }
     if tools.contains(&"todo") {
         parts.push(
             "For work with three or more steps, keep a plan with the todo tool: one item in_progress at a time, \

@@ -109,6 +109,8 @@ pub struct Provider {
     api_key: Option<String>,
     model: String,
     max_tokens: Option<u64>,
+    /// `reasoning_effort` sent with each request (`/reasoning`), when set.
+    reasoning_effort: Option<String>,
     retries: u32,
     key_hint: String,
 }
@@ -136,6 +138,7 @@ impl Provider {
             api_key: model.api_key.clone(),
             model: model.name.clone(),
             max_tokens: model.max_tokens,
+            reasoning_effort: None,
             retries: retries.max(1),
             key_hint: key_hint.to_string(),
         }
@@ -143,6 +146,14 @@ impl Provider {
 
     pub fn model(&self) -> &str {
         &self.model
+    }
+
+    /// This endpoint with a session's own model and reasoning effort (`/model`, `/reasoning`).
+    pub fn for_session(&self, model: &str, reasoning_effort: Option<&str>) -> Provider {
+        let mut p = self.clone();
+        p.model = model.to_string();
+        p.reasoning_effort = reasoning_effort.map(str::to_string);
+        p
     }
 
     /// Starts a streaming call on its own thread.
@@ -183,6 +194,9 @@ impl Provider {
         }
         if let Some(n) = self.max_tokens {
             o.insert("max_tokens".into(), Value::Number(Number::U64(n)));
+        }
+        if let Some(effort) = &self.reasoning_effort {
+            o.insert("reasoning_effort".into(), Value::String(effort.clone()));
         }
         miniserde::json::to_string(&Value::Object(o))
     }

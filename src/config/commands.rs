@@ -40,8 +40,12 @@ impl Default for CommandsConfig {
 }
 
 pub fn read(r: &Reader) -> CommandsConfig {
-    let title_generation = r.bool(r.cfg("auxiliary.title_generation.enabled")).unwrap_or(true);
-    CommandsConfig { quick_commands: quick_commands(r), title_generation, ..CommandsConfig::default() }
+    CommandsConfig {
+        quick_commands: quick_commands(r),
+        personalities: personalities(r),
+        title_generation: r.bool(r.cfg("auxiliary.title_generation.enabled")).unwrap_or(true),
+        tool_progress_command: r.bool(r.cfg("display.tool_progress_command")).unwrap_or(false),
+    }
 }
 
 /// What a `quick_commands` entry must look like, for problems.
@@ -96,6 +100,28 @@ fn quick_commands(r: &Reader) -> BTreeMap<String, QuickCommand> {
                 out.insert(name, QuickCommand::Alias { target: value });
             }
             Err((line, found)) => bad(line, &format!("{path}.{field}"), format!("expected {want}, found {found}")),
+        }
+    }
+    out
+}
+
+/// `agent.personalities`: `name: text`, or `name: {system_prompt: text}` (`prompt` also read).
+fn personalities(r: &Reader) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let Some((_, node)) = r.section("agent.personalities") else { return out };
+    let Kind::Map(entries) = &node.kind else { return out };
+    for (key, value) in entries {
+        let path = format!("agent.personalities.{}", key.name);
+        let text = match &value.kind {
+            Kind::Map(_) => {
+                let field = value.get("system_prompt").or_else(|| value.get("prompt"));
+                r.string(field.map(|(k, v)| r.raw_of(k, v, &path)))
+            }
+            Kind::Null => None,
+            _ => r.string(Some(r.raw_of(key, value, &path))),
+        };
+        if let Some(text) = text.filter(|t| !t.trim().is_empty()) {
+            out.insert(key.name.to_lowercase(), text);
         }
     }
     out

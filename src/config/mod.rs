@@ -25,6 +25,7 @@ mod secrets;
 mod sections;
 mod types;
 mod yaml;
+pub mod yaml_edit;
 
 pub use access::AccessConfig;
 pub use commands::{CommandsConfig, QuickCommand};

@@ -22,7 +22,7 @@ mod turn;
 mod watchdog;
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -46,6 +46,18 @@ pub mod exit {
     pub const CONFIG: i32 = 78;
 }
 
+/// Settings changed by chat commands while the gateway runs; they win over the config read
+/// at start (which is also rewritten, for the next start).
+#[derive(Debug, Default)]
+pub struct Overrides {
+    /// `/model --global`: the model of new sessions.
+    pub model: Option<String>,
+    /// `/sethome`: platform → (chat, thread).
+    pub home_channels: BTreeMap<String, (String, Option<String>)>,
+    /// `/platform pause`: their new events stay journaled until `/platform resume`.
+    pub paused: BTreeSet<String>,
+}
+
 /// The running gateway, shared by every task on the executor.
 pub struct Gateway {
     pub config: Config,
@@ -66,6 +78,7 @@ pub struct Gateway {
     ready: RefCell<HashSet<String>>,
     draining: Cell<bool>,
     started: Instant,
+    pub overrides: RefCell<Overrides>,
 }
 
 impl Gateway {
@@ -98,6 +111,28 @@ impl Gateway {
         out
     }
 
+    /// The model of new sessions: `/model --global`'s, else the configured one.
+    pub fn model(&self) -> String {
+        self.overrides.borrow().model.clone().unwrap_or_else(|| self.provider.model().to_string())
+    }
+
+    /// The home channel of a platform (chat, thread): set by `/sethome` while running, else
+    /// `<PLATFORM>_HOME_CHANNEL` / `_THREAD_ID`.
+    #[allow(dead_code)] // read by cron and cross-platform delivery, which come later
+    pub fn home_channel(&self, platform: &str) -> Option<(String, Option<String>)> {
+        if let Some(home) = self.overrides.borrow().home_channels.get(platform) {
+            return Some(home.clone());
+        }
+        let upper = platform.to_ascii_uppercase();
+        let chat = self.config.env_var(&format!("{upper}_HOME_CHANNEL"))?.to_string();
+        let thread = self.config.env_var(&format!("{upper}_HOME_CHANNEL_THREAD_ID")).map(str::to_string);
+        Some((chat, thread))
+    }
+
+    pub fn is_paused(&self, platform: &str) -> bool {
+        self.overrides.borrow().paused.contains(platform)
+    }
+
     pub fn is_draining(&self) -> bool {
         self.draining.get()
     }
@@ -122,8 +157,9 @@ impl Gateway {
         self.adapters.borrow_mut().insert(platform.to_string(), adapter);
     }
 
+    /// Recovered and not paused: its new events are routed at once.
     fn is_ready(&self, platform: &str) -> bool {
-        self.ready.borrow().contains(platform)
+        self.ready.borrow().contains(platform) && !self.is_paused(platform)
     }
 
     fn set_ready(&self, platform: &str) {
@@ -287,6 +323,7 @@ async fn serve(
         ready: RefCell::new(HashSet::new()),
         draining: Cell::new(false),
         started: Instant::now(),
+        overrides: RefCell::new(Overrides::default()),
     });
 
     lifecycle::note_startup(&gw.config.home, first_run);

@@ -20,14 +20,7 @@ pub struct Live {
 /// Returns the key's live session, ending it first when the reset policy says it expired, or
 /// creates one. Runs inside the caller's transaction, so two callers never create two live
 /// sessions.
-pub fn ensure(
-    tx: &Transaction,
-    key: &str,
-    source: &Source,
-    policy: &ResetPolicy,
-    model: &str,
-    now: f64,
-) -> rusqlite::Result<Live> {
+pub fn ensure(tx: &Transaction, key: &str, source: &Source, policy: &ResetPolicy, now: f64) -> rusqlite::Result<Live> {
     let mut auto_reset = None;
     if let Some(s) = sessions::live_for_key(tx, key)? {
         match expired(policy, s.updated_at, now) {
@@ -50,7 +43,8 @@ pub fn ensure(
         thread_id: source.thread_id.clone(),
         user_id: source.user_id.clone(),
         display_name: source.user_name.clone(),
-        model: Some(model.to_string()),
+        // Set only by /model: a session without one follows the configured model.
+        model: None,
         title: None,
     };
     Ok(Live { session: sessions::create(tx, &new, now)?, auto_reset })

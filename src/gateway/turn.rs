@@ -13,6 +13,7 @@ use hermes_platform::ChatRef;
 use smol::Timer;
 
 use super::actor::{ActorState, Pending};
+use super::commands::settings::{SessionPrefs, session_prefs};
 use super::postprocess::{is_silence, redact};
 use super::stream::{ReplyStream, StreamSettings};
 use super::{Gateway, session, session_key, texts, watchdog};
@@ -64,14 +65,12 @@ pub async fn run(state: Rc<ActorState>, job: Pending) {
         gw.config.model.context_length.map_or(DEFAULT_HISTORY_CHARS, |t| (t as usize).saturating_mul(3) * 3 / 4);
     let begin = {
         let (key, row_ids, src, prefix) = (state.key.clone(), ids.clone(), source.clone(), prefix.clone());
-        let (policy, model) = (gw.config.session_reset.clone(), gw.provider.model().to_string());
+        let policy = gw.config.session_reset.clone();
         let threshold = i64::from(gw.config.gateway.poison_threshold);
-        gw.store
-            .call(move |tx| begin(tx, &key, &row_ids, &src, &policy, &model, threshold, &prefix, user_text, budget))
-            .await
+        gw.store.call(move |tx| begin(tx, &key, &row_ids, &src, &policy, threshold, &prefix, user_text, budget)).await
     };
-    let (live, earlier, stored_answer, history) = match begin {
-        Ok(Begin::Ready { live, earlier, answer, history }) => (live, earlier, answer, history),
+    let (live, prefs, earlier, stored_answer, history) = match begin {
+        Ok(Begin::Ready { live, prefs, earlier, answer, history }) => (live, prefs, earlier, answer, history),
         Ok(Begin::Quarantined { attempts }) => {
             log::error!("inbox row {} failed {} times; quarantined", primary.id, attempts - 1);
             state.say(&format!("{prefix}quarantined"), texts::QUARANTINED).await;
@@ -120,7 +119,10 @@ pub async fn run(state: Rc<ActorState>, job: Pending) {
         thread_id: source.thread_id.clone(),
         shared,
         connected: gw.connected_platforms(),
+        personality: prefs.personality.as_ref().and_then(|name| gw.config.commands.personalities.get(name).cloned()),
     };
+    let model = live.session.model.clone().unwrap_or_else(|| gw.model());
+    let provider = gw.provider.for_session(&model, prefs.reasoning.as_deref());
     let mut chat_messages =
         vec![ChatMessage::new(Role::System, prompt::build(&gw.config.home, &ctx, &gw.tools.names(), store::now()))];
     chat_messages.extend(history::to_chat(&history));
@@ -147,7 +149,7 @@ pub async fn run(state: Rc<ActorState>, job: Pending) {
 
     let mut observer = Observer { gw: gw.clone(), session_id: session_id.clone(), stream: &mut stream };
     let input = TurnInput {
-        provider: &gw.provider,
+        provider: &provider,
         tools: &gw.tools,
         control: &control,
         messages: chat_messages,
@@ -283,6 +285,8 @@ enum Begin {
     Quarantined { attempts: i64 },
     Ready {
         live: session::Live,
+        /// The session's `/personality` and `/reasoning`.
+        prefs: SessionPrefs,
         /// Outbox rows of an earlier attempt of this turn.
         earlier: Vec<OutboxRow>,
         /// The answer an earlier attempt stored but may not have delivered.
@@ -301,7 +305,6 @@ fn begin(
     ids: &[i64],
     source: &Source,
     policy: &ResetPolicy,
-    model: &str,
     poison_threshold: i64,
     prefix: &str,
     user_text: String,
@@ -321,12 +324,13 @@ fn begin(
         return Ok(Begin::Quarantined { attempts });
     }
     let now = store::now();
-    let live = session::ensure(tx, key, source, policy, model, now)?;
+    let live = session::ensure(tx, key, source, policy, now)?;
     let sid = live.session.id.clone();
+    let prefs = session_prefs(tx, &sid)?;
     let earlier = outbox::with_prefix(tx, prefix)?;
     let primary = ids[0];
     if let Some(answer) = messages::final_for_inbox(tx, &sid, primary)? {
-        return Ok(Begin::Ready { live, earlier, answer: Some(answer), history: Vec::new() });
+        return Ok(Begin::Ready { live, prefs, earlier, answer: Some(answer), history: Vec::new() });
     }
     if messages::user_message_for_inbox(tx, &sid, primary)?.is_none() {
         let m = NewMessage { inbox_id: Some(primary), ..NewMessage::new("user", user_text) };
@@ -338,5 +342,5 @@ fn begin(
         }
     }
     let history = messages::recent(tx, &sid, history_budget, MAX_HISTORY_ROWS)?;
-    Ok(Begin::Ready { live, earlier, answer: None, history })
+    Ok(Begin::Ready { live, prefs, earlier, answer: None, history })
 }

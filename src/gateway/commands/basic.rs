@@ -166,12 +166,12 @@ async fn status_text(state: &ActorState) -> String {
             if let Some(title) = s.title {
                 lines.push(format!("Title: {title}"));
             }
-            lines.push(format!("Model: {}", s.model.unwrap_or_else(|| gw.provider.model().to_string())));
+            lines.push(format!("Model: {}", s.model.unwrap_or_else(|| gw.model())));
             lines.push(format!("Tokens: {} in / {} out", s.input_tokens, s.output_tokens));
         }
         None => {
             lines.push("Session: none yet".into());
-            lines.push(format!("Model: {}", gw.provider.model()));
+            lines.push(format!("Model: {}", gw.model()));
         }
     }
     let (doing, iteration) = state.doing();
@@ -181,6 +181,7 @@ async fn status_text(state: &ActorState) -> String {
         "State: idle".into()
     });
     lines.push(format!("Queued: {}", state.queue_len()));
+    lines.push(format!("YOLO: {}", if super::settings::yolo_on(state).await { "on" } else { "off" }));
     lines.push(format!("Platforms: {}", gw.connected_platforms().join(", ")));
     lines.push(format!("Uptime: {} min", gw.uptime().as_secs() / 60));
     lines.join("\n")

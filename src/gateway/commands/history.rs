@@ -61,13 +61,12 @@ async fn title(state: &ActorState, row: &InboxRow, args: &str) -> Reply {
         Ok(None) => return Ok("That title is empty once invisible characters are removed.".into()),
         Err(too_long) => return Ok(too_long),
     };
-    let (key, source, policy, model) =
-        (state.key.clone(), row.event.source.clone(), gw.config.session_reset.clone(), gw.provider.model().to_string());
+    let (key, source, policy) = (state.key.clone(), row.event.source.clone(), gw.config.session_reset.clone());
     let wanted = name.clone();
     let result = gw
         .store
         .call(move |tx| {
-            let live = session::ensure(tx, &key, &source, &policy, &model, store::now())?;
+            let live = session::ensure(tx, &key, &source, &policy, store::now())?;
             history::set_title(tx, &live.session.id, Some(&wanted))
         })
         .await?;

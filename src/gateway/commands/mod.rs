@@ -12,7 +12,7 @@ mod custom;
 mod history;
 pub mod registry;
 pub mod session;
-mod settings;
+pub mod settings;
 
 use super::actor::ActorState;
 use super::texts;
