@@ -80,6 +80,8 @@ fn skills_run_as_turns_are_listed_and_reload() {
     assert!(wait_until(WAIT, || !tg.calls_of("setMyCommands").is_empty()), "no setMyCommands");
     let menu = tg.calls_of("setMyCommands").last().unwrap().params.clone();
     assert!(menu.contains("\"deploy\"") && menu.contains("\"hello\"") && menu.contains("filler_03"), "{menu}");
+    assert!(menu.contains("\"reload_skills\"") && menu.contains("\"resume\""), "built-ins, Telegram spelling: {menu}");
+    assert!(!menu.contains("\"verbose\""), "/verbose is offered only with display.tool_progress_command: {menu}");
 
     tg.user_says(&dm, &ann(), "/deploy to staging");
     // The whole streamed answer, so the turn is over before the next commands.

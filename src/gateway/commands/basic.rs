@@ -75,7 +75,7 @@ const HELP_SKILLS: usize = 10;
 /// `/help` as Hermes shapes it (CAC §4.2): the registry's help lines, then up to ten skills.
 fn help_text(gw: &crate::gateway::Gateway) -> String {
     let mut lines = vec!["📖 Hermes Commands".to_string(), String::new()];
-    lines.extend(registry::all().map(|d| format!("{} — {}", d.usage(), d.about)));
+    lines.extend(registry::available(&gw.config).map(|d| format!("{} — {}", d.usage(), d.about)));
     let (quick, skills) = custom::catalog(gw);
     if !quick.is_empty() {
         lines.push(String::new());
@@ -105,7 +105,8 @@ fn commands_text(gw: &crate::gateway::Gateway, platform: &str, args: &str) -> St
             Err(_) => return usage("commands"),
         },
     };
-    let mut entries: Vec<String> = registry::all().map(|d| format!("{} — {}", d.usage(), d.about)).collect();
+    let mut entries: Vec<String> =
+        registry::available(&gw.config).map(|d| format!("{} — {}", d.usage(), d.about)).collect();
     let (quick, skills) = custom::catalog(gw);
     if !quick.is_empty() {
         entries.push(String::new());

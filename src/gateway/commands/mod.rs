@@ -108,7 +108,7 @@ pub async fn handle(state: &ActorState, row: &InboxRow, cmd: &Command) -> After 
 /// The command menu a platform shows (Telegram `setMyCommands`): the built-ins, then what the
 /// user defined. Names use `_` where the platform does not allow `-`.
 pub fn menu(gw: &super::Gateway) -> Vec<hermes_platform::BotCommand> {
-    let mut menu: Vec<_> = registry::all()
+    let mut menu: Vec<_> = registry::available(&gw.config)
         .map(|d| hermes_platform::BotCommand { name: d.name.replace('-', "_"), description: d.about.to_string() })
         .collect();
     menu.extend(custom::menu(gw));

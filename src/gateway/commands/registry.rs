@@ -46,6 +46,12 @@ pub fn all() -> impl Iterator<Item = &'static CommandDef> {
         .chain(super::custom::COMMANDS)
 }
 
+/// The commands this configuration offers in help and menus: /verbose only when
+/// `display.tool_progress_command` is on (CAC §4.1 config gates).
+pub fn available(config: &crate::config::Config) -> impl Iterator<Item = &'static CommandDef> + '_ {
+    all().filter(|d| d.name != "verbose" || config.commands.tool_progress_command)
+}
+
 /// The command a typed name means, by name or alias (`/bg` → `background`).
 pub fn find(name: &str) -> Option<&'static CommandDef> {
     let name = name.replace('_', "-");
