@@ -17,9 +17,10 @@ use crate::config::{env_file, yaml_edit};
 use crate::gateway::actor::ActorState;
 use crate::gateway::router::dispatch;
 use crate::gateway::{session, texts};
+use crate::runtime;
+use crate::store;
 use crate::store::inbox::{self, InboxRow, InboxState};
 use crate::store::sessions::{self, Session};
-use crate::store::{self};
 
 pub const COMMANDS: &[CommandDef] = &[
     CommandDef::new("model", "[name] [--global]", "Show or switch the model").busy(),
@@ -82,11 +83,11 @@ pub async fn handle(state: &ActorState, row: &InboxRow, cmd: &Command) -> Option
     let text = match cmd.name.as_str() {
         "model" => model(state, row, &cmd.args).await,
         "usage" => usage_text(state).await,
-        "sethome" => sethome(state, row),
+        "sethome" => sethome(state, row).await,
         "personality" => personality(state, row, &cmd.args).await,
         "reasoning" => reasoning(state, row, &cmd.args).await,
         "yolo" => yolo(state, row).await,
-        "verbose" => verbose(state, &cmd.name),
+        "verbose" => verbose(state, &cmd.name).await,
         "restart" => {
             state.reply(row, RESTARTING).await;
             // Done before the stop begins, so the restarted gateway does not read it again.
@@ -164,7 +165,8 @@ async fn model(state: &ActorState, row: &InboxRow, args: &str) -> String {
         return format!("🤖 Model switched to {name} for this session.");
     }
     let path = state.gw.config.home.join("config.yaml");
-    if let Err(e) = yaml_edit::set_in_file(&path, "model.default", &name) {
+    let (file, value) = (path.clone(), name.clone());
+    if let Err(e) = runtime::blocking(move || yaml_edit::set_in_file(&file, "model.default", &value)).await {
         log::error!("cannot write {}: {e}", path.display());
         return format!("🤖 Model switched to {name} for this session, but config.yaml could not be written: {e}");
     }
@@ -218,14 +220,18 @@ async fn usage_text(state: &ActorState) -> String {
     lines.join("\n")
 }
 
-fn sethome(state: &ActorState, row: &InboxRow) -> String {
+async fn sethome(state: &ActorState, row: &InboxRow) -> String {
     let source = &row.event.source;
     let upper = state.platform.to_ascii_uppercase();
     let (chat_key, thread_key) = (format!("{upper}_HOME_CHANNEL"), format!("{upper}_HOME_CHANNEL_THREAD_ID"));
-    let changes =
-        [(chat_key.as_str(), Some(source.chat_id.as_str())), (thread_key.as_str(), source.thread_id.as_deref())];
+    let (chat, thread) = (source.chat_id.clone(), source.thread_id.clone());
     let path = state.gw.config.home.join(".env");
-    if let Err(e) = env_file::update(&path, &changes) {
+    let file = path.clone();
+    let written = runtime::blocking(move || {
+        env_file::update(&file, &[(chat_key.as_str(), Some(chat.as_str())), (thread_key.as_str(), thread.as_deref())])
+    })
+    .await;
+    if let Err(e) = written {
         log::error!("cannot write {}: {e}", path.display());
         return format!("❌ Could not save the home channel: {e}");
     }
@@ -344,19 +350,21 @@ fn tool_progress(config_text: &str, platform: &str) -> String {
     if matches!(value.as_str(), "false" | "no") { "off".into() } else { value }
 }
 
-fn verbose(state: &ActorState, name: &str) -> String {
+async fn verbose(state: &ActorState, name: &str) -> String {
     if !state.gw.config.commands.tool_progress_command {
         return texts::unknown_command(name);
     }
     let path = state.gw.config.home.join("config.yaml");
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let file = path.clone();
+    let text = runtime::blocking(move || std::fs::read_to_string(&file).unwrap_or_default()).await;
     let current = tool_progress(&text, &state.platform);
     let next = match TOOL_PROGRESS_CYCLE.iter().position(|m| *m == current) {
         Some(i) => TOOL_PROGRESS_CYCLE[(i + 1) % TOOL_PROGRESS_CYCLE.len()],
         None => "off",
     };
     let key = format!("display.platforms.{}.tool_progress", state.platform);
-    if let Err(e) = yaml_edit::set_in_file(&path, &key, next) {
+    let file = path.clone();
+    if let Err(e) = runtime::blocking(move || yaml_edit::set_in_file(&file, &key, next)).await {
         log::error!("cannot write {}: {e}", path.display());
         return format!("❌ Could not save the tool progress mode: {e}");
     }
