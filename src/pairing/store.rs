@@ -98,10 +98,6 @@ impl Store {
         parse_approved(&self.approved_path(platform))
     }
 
-    pub fn is_approved(&self, platform: &str, user_id: &str) -> Result<bool, String> {
-        Ok(self.approved(platform)?.iter().any(|a| a.user_id == user_id))
-    }
-
     /// The unexpired requests of `platform`.
     pub fn pending(&self, platform: &str, now: f64) -> Result<Vec<Pending>, String> {
         let (_, all) = load_pending(&self.pending_path(platform))?;
@@ -384,6 +380,12 @@ fn save(path: &Path, o: &Object) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Store {
+        fn is_approved(&self, platform: &str, user_id: &str) -> Result<bool, String> {
+            Ok(self.approved(platform)?.iter().any(|a| a.user_id == user_id))
+        }
+    }
 
     fn store(tag: &str) -> (PathBuf, Store) {
         let home = crate::test_util::temp_dir(tag);
