@@ -241,3 +241,38 @@ fn admin_split_limits_non_admins() {
     wait_text(&tg, 42, |t| t.contains("Tier: admin") && t.contains("all commands"));
     assert!(llm.requests().is_empty(), "a command reached the model");
 }
+
+#[test]
+fn approval_mirrors_into_an_existing_allowlist_and_revoke_removes_it() {
+    let tg = FakeTelegram::start();
+    let llm = FakeLlm::start();
+    // An allowlist normally means "ignore"; the platform's own setting asks for pairing.
+    let yaml = "platforms:\n  telegram:\n    unauthorized_dm_behavior: pair\n";
+    let home = HermesHome::standard_with(&tg, &llm, "42", yaml);
+    let _gw = Gateway::start(bin(), &home);
+
+    tg.user_says(&Chat::private(7), &User::new(7, "Eve"), "hi");
+    let code = code_of(&wait_text(&tg, 7, is_code_text).text);
+    let (status, out) = cli(&home, &["pairing", "approve", "telegram", &code]);
+    assert_eq!(status, 0, "{out}");
+    assert!(home.read_file(".env").contains("TELEGRAM_ALLOWED_USERS=42,7\n"), "{}", home.read_file(".env"));
+    let (status, out) = cli(&home, &["pairing", "revoke", "telegram", "7"]);
+    assert_eq!(status, 0, "{out}");
+    let env = home.read_file(".env");
+    assert!(env.contains("TELEGRAM_ALLOWED_USERS=42\n") && env.contains("TELEGRAM_BOT_TOKEN="), "{env}");
+}
+
+#[test]
+fn pairing_cli_help_and_bad_arguments() {
+    let home = HermesHome::new("pairing-cli");
+    let (status, out) = cli(&home, &["pairing", "--help"]);
+    assert_eq!(status, 0, "{out}");
+    assert!(out.contains("approve <platform> <code>"), "{out}");
+    let (status, out) = cli(&home, &["pairing", "approve", "telegram"]);
+    assert_eq!(status, 1, "{out}");
+    let (status, out) = cli(&home, &["pairing", "bogus"]);
+    assert_eq!(status, 1, "{out}");
+    let (status, out) = cli(&home, &["pairing", "list"]);
+    assert_eq!(status, 0, "{out}");
+    assert!(out.contains("No pending pairing requests.") && out.contains("No approved users."), "{out}");
+}

@@ -26,9 +26,11 @@ pub fn code_text(platform: &str, code: &str) -> String {
 pub const TOO_MANY: &str = "Too many pairing requests right now~ Please try again later!";
 
 type Stamp = (SystemTime, u64);
+/// A file's stamp when read, and the approved ids or why it could not be read.
+type Cached = (Option<Stamp>, Result<BTreeSet<String>, String>);
 
 /// The approved ids per file, with the stamp they were read at.
-static APPROVED: Mutex<Option<HashMap<PathBuf, (Option<Stamp>, Result<BTreeSet<String>, String>)>>> = Mutex::new(None);
+static APPROVED: Mutex<Option<HashMap<PathBuf, Cached>>> = Mutex::new(None);
 
 /// True when pairing approved `user_id` on `platform`. A malformed or unreadable file means
 /// "not approved" and is logged once per version of the file.
