@@ -21,6 +21,7 @@ Usage: hermes-lite [--home DIR | -p NAME] <command>
 Commands:
   gateway run      Run the gateway in the foreground
   config check     Check config.yaml and .env; print every problem
+  pairing ...      List, approve or revoke DM pairing requests
   version          Print the version
 
 Options:
@@ -46,6 +47,18 @@ Options:
   -h, --help     Show this help
 
 Exit codes: 0 stopped, 1 runtime error, 75 restart requested, 78 configuration error.";
+
+const PAIRING_HELP: &str = "\
+Usage: hermes-lite pairing <command>
+
+Commands:
+  list                          Show pending requests and approved users
+  approve <platform> <code>     Approve the user who got this code (e.g. telegram ABCD2345)
+  revoke <platform> <user_id>   Remove an approved user
+  clear-pending                 Drop every pending request
+
+Works while the gateway runs; it sees approvals and revocations at once.
+Exit codes: 0 done, 1 failed (unknown code, lockout, unknown user, unreadable files).";
 
 const CONFIG_HELP: &str = "\
 Usage: hermes-lite config check
@@ -97,12 +110,13 @@ fn run(args: Vec<OsString>) -> Result<i32, lexopt::Error> {
     match command.as_str() {
         "gateway" => gateway_cmd(&mut parser, &global),
         "config" => config_cmd(&mut parser, &global),
+        "pairing" => pairing_cmd(&mut parser, &global),
         "version" => {
             no_more(&mut parser, "Usage: hermes-lite version")?;
             println!("{}", version());
             Ok(exit::OK)
         }
-        other => Err(format!("unknown command `{other}` (commands: gateway, config, version)").into()),
+        other => Err(format!("unknown command `{other}` (commands: gateway, config, pairing, version)").into()),
     }
 }
 
@@ -198,6 +212,53 @@ fn gateway_cmd(parser: &mut lexopt::Parser, global: &Global) -> Result<i32, lexo
     Ok(gateway::run(config, platforms, gateway::RunOptions { replace }))
 }
 
+fn pairing_cmd(parser: &mut lexopt::Parser, global: &Global) -> Result<i32, lexopt::Error> {
+    let sub = match parser.next()? {
+        Some(Value(v)) => v.string()?,
+        Some(Short('h') | Long("help")) | None => {
+            println!("{PAIRING_HELP}");
+            return Ok(exit::OK);
+        }
+        Some(other) => return Err(other.unexpected()),
+    };
+    let want = match sub.as_str() {
+        "list" | "clear-pending" => 0,
+        "approve" | "revoke" => 2,
+        other => {
+            return Err(
+                format!("unknown pairing command `{other}` (commands: list, approve, revoke, clear-pending)").into()
+            );
+        }
+    };
+    let mut args = Vec::new();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Short('h') | Long("help") => {
+                println!("{PAIRING_HELP}");
+                return Ok(exit::OK);
+            }
+            Value(v) if args.len() < want => args.push(v.string()?),
+            other => return Err(other.unexpected()),
+        }
+    }
+    if args.len() < want {
+        return Err(format!("`pairing {sub}` needs {want} arguments\n\n{PAIRING_HELP}").into());
+    }
+    let home = match load_options(global) {
+        Ok(o) => o.home,
+        Err(p) => {
+            eprintln!("error: {p}");
+            return Ok(exit::ERROR);
+        }
+    };
+    Ok(match sub.as_str() {
+        "list" => crate::pairing::cli::list(&home),
+        "clear-pending" => crate::pairing::cli::clear_pending(&home),
+        "approve" => crate::pairing::cli::approve(&home, &args[0], &args[1]),
+        _ => crate::pairing::cli::revoke(&home, &args[0], &args[1]),
+    })
+}
+
 fn config_cmd(parser: &mut lexopt::Parser, global: &Global) -> Result<i32, lexopt::Error> {
     if !subcommand(parser, "config", "check", CONFIG_HELP)? {
         return Ok(exit::OK);
@@ -234,6 +295,9 @@ fn config_cmd(parser: &mut lexopt::Parser, global: &Global) -> Result<i32, lexop
             }
             if platforms.is_empty() {
                 println!("warning: no platform is configured (set TELEGRAM_BOT_TOKEN)");
+            }
+            for p in crate::pairing::check_files(&home) {
+                println!("warning: {p} (nobody is approved by pairing from it until it is fixed)");
             }
             println!("configuration OK");
             Ok(exit::OK)

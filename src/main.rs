@@ -6,6 +6,7 @@ mod clock;
 mod config;
 mod gateway;
 mod logging;
+mod pairing;
 mod platforms;
 mod runtime;
 mod skills;

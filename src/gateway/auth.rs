@@ -3,14 +3,16 @@
 //! Rules, in order: a chat allowlist (`TELEGRAM_GROUP_ALLOWED_CHATS`) for group chats; bots are
 //! refused unless `<P>_ALLOW_BOTS` is `mentions` or `all`; no user id → deny; `<P>_ALLOW_ALL_USERS`
 //! or `GATEWAY_ALLOW_ALL_USERS`; the user id in `<P>_ALLOWED_USERS`, `GATEWAY_ALLOWED_USERS` (or,
-//! in groups, `<P>_GROUP_ALLOWED_USERS`), where `*` means everyone. There is no path where a
-//! missing or unparsable list means "allow". (Pairing approvals join these rules with the
-//! pairing feature.)
+//! in groups, `<P>_GROUP_ALLOWED_USERS`), where `*` means everyone; a pairing approval. There is
+//! no path where a missing or unparsable list or pairing file means "allow".
 
 use hermes_platform::settings::parse_bool;
-use hermes_platform::{ChatType, Source};
+use hermes_platform::{ChatType, EventKind, Source};
 
 use crate::config::Config;
+use crate::gateway::Gateway;
+use crate::pairing;
+use crate::store::inbox::{InboxRow, InboxState};
 
 /// The verdict for one event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +29,13 @@ pub fn check(config: &Config, source: &Source) -> Verdict {
     if group && list_matches(config, &format!("{p}_GROUP_ALLOWED_CHATS"), &source.chat_id) {
         return Verdict::Allowed;
     }
+    // Legacy shim (CAC §3.2.11): group ids (leading `-`) in TELEGRAM_GROUP_ALLOWED_USERS.
+    if group
+        && source.chat_id.starts_with('-')
+        && entries(config, &format!("{p}_GROUP_ALLOWED_USERS")).any(|e| e == source.chat_id)
+    {
+        return Verdict::Allowed;
+    }
     if source.is_bot {
         let bots = config.env_var(&format!("{p}_ALLOW_BOTS")).unwrap_or("none").to_ascii_lowercase();
         return if bots == "mentions" || bots == "all" { Verdict::Allowed } else { Verdict::Denied };
@@ -35,6 +44,9 @@ pub fn check(config: &Config, source: &Source) -> Verdict {
         return Verdict::Denied;
     };
     if flag(config, &format!("{p}_ALLOW_ALL_USERS")) || flag(config, "GATEWAY_ALLOW_ALL_USERS") {
+        return Verdict::Allowed;
+    }
+    if crate::pairing::is_approved(&config.home, &source.platform, user) {
         return Verdict::Allowed;
     }
     let mut lists = vec![format!("{p}_ALLOWED_USERS"), "GATEWAY_ALLOWED_USERS".to_string()];
@@ -68,6 +80,96 @@ pub fn has_allowlist(config: &Config, platform: &str) -> bool {
     ]
     .iter()
     .any(|var| entries(config, var).next().is_some())
+}
+
+/// Finishes an event from someone not allowed: a DM text may get a pairing code (CAC §3.4);
+/// everything else (groups, edits, buttons, reactions, media) is dropped without a word.
+pub async fn refuse(gw: &std::rc::Rc<Gateway>, row: &InboxRow) {
+    let event = &row.event;
+    let source = &event.source;
+    log::info!(
+        "{}: ignored a {:?} event from unauthorized user {} in chat {}",
+        source.platform,
+        event.kind,
+        source.user_id.as_deref().unwrap_or("?"),
+        source.chat_id
+    );
+    let text_dm = source.chat_type == ChatType::Dm
+        && matches!(event.kind, EventKind::Text | EventKind::Command)
+        && !source.is_bot;
+    if let (true, Some(user)) = (text_dm, source.user_id.clone().filter(|u| !u.is_empty()))
+        && dm_behavior(&gw.config, &source.platform) == DmBehavior::Pair
+    {
+        let store = pairing::Store::open(&gw.config.home);
+        let (platform, name) = (source.platform.clone(), source.user_name.clone().unwrap_or_default());
+        let answer = crate::runtime::blocking(move || {
+            let now = pairing::store::now();
+            if store.rate_limited(&platform, &user, now) {
+                return Ok(None);
+            }
+            match store.generate(&platform, &user, &name, now)? {
+                Some(code) => Ok(Some(pairing::code_text(&platform, &code))),
+                None => {
+                    store.record_rate_limit(&platform, &user, now)?;
+                    Ok(Some(pairing::TOO_MANY.to_string()))
+                }
+            }
+        })
+        .await;
+        match answer {
+            Ok(Some(text)) => {
+                let chat = hermes_platform::ChatRef::new(source.chat_id.clone(), source.thread_id.clone());
+                if let Some(outlet) = gw.outlet(&source.platform, chat, None, None) {
+                    let _ = outlet.send(&format!("pair:{}", row.id), &text, Default::default()).await;
+                }
+            }
+            Ok(None) => {}
+            Err::<_, String>(e) => log::warn!("{}: pairing: {e}; no code was sent", source.platform),
+        }
+    }
+    gw.finish_rows(&[row.id], InboxState::Skipped).await;
+}
+
+/// What an unauthorized DM gets (CAC §3.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DmBehavior {
+    /// A pairing code.
+    Pair,
+    /// Nothing.
+    Ignore,
+}
+
+/// A per-platform key: `platforms.<p>.KEY`, `platforms.<p>.extra.KEY`, or the top-level `<p>:`
+/// block (directly or under `extra:`).
+pub fn platform_key(config: &Config, platform: &str, key: &str) -> Option<String> {
+    let block = config.platform_blocks.get(platform);
+    block
+        .and_then(|b| b.get(key).or_else(|| b.get(&format!("extra.{key}"))))
+        .map(|v| v.value.clone())
+        .or_else(|| config.access.platform_keys.get(platform).and_then(|b| b.get(key)).cloned())
+}
+
+/// Resolves `pair` or `ignore` as Hermes does: the platform's own setting, email ignores, a
+/// global `ignore`, any allowlist for the platform ignores, otherwise pair.
+pub fn dm_behavior(config: &Config, platform: &str) -> DmBehavior {
+    let parse = |v: &str| match v.trim().to_ascii_lowercase().as_str() {
+        "pair" => Some(DmBehavior::Pair),
+        "ignore" => Some(DmBehavior::Ignore),
+        _ => None,
+    };
+    if let Some(b) = platform_key(config, platform, "unauthorized_dm_behavior").as_deref().and_then(parse) {
+        return b;
+    }
+    if platform == "email" {
+        return DmBehavior::Ignore;
+    }
+    if config.access.unauthorized_dm_behavior.as_deref().and_then(parse) == Some(DmBehavior::Ignore) {
+        return DmBehavior::Ignore;
+    }
+    if has_allowlist(config, platform) {
+        return DmBehavior::Ignore;
+    }
+    DmBehavior::Pair
 }
 
 fn flag(config: &Config, var: &str) -> bool {
@@ -132,6 +234,50 @@ mod tests {
             let config = test_config(&env);
             assert_eq!(check(&config, &source), want, "env {env:?} source {source:?}");
         }
+    }
+
+    #[test]
+    fn legacy_group_ids_and_pairing_approvals_allow() {
+        let group = src(ChatType::Group, Some("7"), false);
+        assert_eq!(check(&test_config(&[("TELEGRAM_GROUP_ALLOWED_USERS", "-100")]), &group), Verdict::Allowed);
+        assert_eq!(check(&test_config(&[("TELEGRAM_GROUP_ALLOWED_USERS", "-5")]), &group), Verdict::Denied);
+        let home = crate::test_util::temp_dir("auth-pairing");
+        let mut config = test_config(&[]);
+        config.home = home.clone();
+        let dm = src(ChatType::Dm, Some("42"), false);
+        assert_eq!(check(&config, &dm), Verdict::Denied);
+        let dir = home.join("platforms/pairing");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("telegram-approved.json"), r#"{"42": {"user_name": "Ann", "approved_at": 1.5}}"#)
+            .unwrap();
+        assert_eq!(check(&config, &dm), Verdict::Allowed);
+        std::fs::write(dir.join("telegram-approved.json"), r#"{"42": oops"#).unwrap();
+        assert_eq!(check(&config, &dm), Verdict::Denied, "a malformed file allows nobody");
+        std::fs::remove_dir_all(home).unwrap();
+    }
+
+    #[test]
+    fn dm_behavior_resolves_like_hermes() {
+        use DmBehavior::*;
+        let mut c = test_config(&[]);
+        assert_eq!(dm_behavior(&c, "telegram"), Pair);
+        assert_eq!(dm_behavior(&c, "email"), Ignore);
+        assert_eq!(dm_behavior(&test_config(&[("TELEGRAM_ALLOWED_USERS", "1")]), "telegram"), Ignore);
+        assert_eq!(dm_behavior(&test_config(&[("GATEWAY_ALLOWED_USERS", "1")]), "telegram"), Ignore);
+        c.access.unauthorized_dm_behavior = Some("ignore".into());
+        assert_eq!(dm_behavior(&c, "telegram"), Ignore);
+        c.access
+            .platform_keys
+            .entry("telegram".into())
+            .or_default()
+            .insert("unauthorized_dm_behavior".into(), "pair".into());
+        assert_eq!(dm_behavior(&c, "telegram"), Pair);
+        let mut c = test_config(&[("TELEGRAM_ALLOWED_USERS", "1")]);
+        c.platform_blocks.entry("telegram".into()).or_default().insert(
+            "extra.unauthorized_dm_behavior".into(),
+            hermes_platform::settings::SettingValue { value: "pair".into(), origin: "x".into() },
+        );
+        assert_eq!(dm_behavior(&c, "telegram"), Pair);
     }
 
     #[test]

@@ -336,10 +336,17 @@ async fn serve(
         if auth::allows_everyone(&gw.config, name) {
             log::warn!("{name}: every user may talk to this bot (an allowlist is `*` or ALLOW_ALL is set)");
         } else if !auth::has_allowlist(&gw.config, name) {
-            log::warn!(
-                "{name}: no allowlist is configured, so nobody can use this bot; set {}_ALLOWED_USERS",
-                name.to_ascii_uppercase()
-            );
+            match auth::dm_behavior(&gw.config, name) {
+                auth::DmBehavior::Pair => log::info!(
+                    "{name}: no allowlist is configured; strangers who DM the bot get a pairing code \
+                     (approve with `hermes-lite pairing approve {name} CODE`)"
+                ),
+                auth::DmBehavior::Ignore => log::warn!(
+                    "{name}: no allowlist is configured and pairing is off, so only approved users can use \
+                     this bot; set {}_ALLOWED_USERS",
+                    name.to_ascii_uppercase()
+                ),
+            }
         }
         router::connect_platform(gw.clone(), platform, inbound_tx.clone());
     }

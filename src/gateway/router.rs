@@ -118,14 +118,7 @@ pub async fn dispatch(gw: &Rc<Gateway>, row: InboxRow, resume: bool, replay: boo
         return;
     }
     if auth::check(&gw.config, source) == auth::Verdict::Denied {
-        log::info!(
-            "{}: ignored a {:?} event from unauthorized user {} in chat {}",
-            source.platform,
-            event.kind,
-            source.user_id.as_deref().unwrap_or("?"),
-            source.chat_id
-        );
-        gw.finish_rows(&[row.id], InboxState::Skipped).await;
+        auth::refuse(gw, &row).await;
         return;
     }
     // An edited message is handled as a new message with its new text; button callbacks and
