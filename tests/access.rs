@@ -219,16 +219,21 @@ fn hermes_pairing_files_are_honoured_and_malformed_ones_allow_nobody() {
 fn admin_split_limits_non_admins() {
     let tg = FakeTelegram::start();
     let llm = FakeLlm::start();
-    let yaml =
-        "platforms:\n  telegram:\n    extra:\n      allow_admin_from: \"42\"\n      user_allowed_commands: [status]\n";
+    let yaml = "platforms:\n  telegram:\n    extra:\n      allow_admin_from: \"42\"\n      user_allowed_commands: [status, about]\n\
+         quick_commands:\n  about:\n    type: alias\n    target: /version\n  ver:\n    type: alias\n    target: /version\n";
     let home = HermesHome::standard_with(&tg, &llm, "42,7", yaml);
     let _gw = Gateway::start(bin(), &home);
     let (dm, eve) = (Chat::private(7), User::new(7, "Eve"));
 
     tg.user_says(&dm, &eve, "/version");
     wait_text(&tg, 7, |t| {
-        t == "⛔ /version is admin-only here. You can run: /help, /status, /whoami. Use /whoami for the full list."
+        t == "⛔ /version is admin-only here. You can run: /about, /help, /status, /whoami. Use /whoami for the full list."
     });
+    // Quick commands are gated by the name typed, whatever they expand to.
+    tg.user_says(&dm, &eve, "/ver");
+    wait_text(&tg, 7, |t| t.starts_with("⛔ /ver is admin-only here."));
+    tg.user_says(&dm, &eve, "/about");
+    wait_text(&tg, 7, |t| t.starts_with("hermes-lite "));
     tg.user_says(&dm, &eve, "/whoami");
     let who = wait_text(&tg, 7, |t| t.contains("Tier: user"));
     assert!(who.text.contains("User ID: 7") && who.text.contains("/status"), "{}", who.text);

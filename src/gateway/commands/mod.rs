@@ -61,17 +61,22 @@ pub enum After {
     AfterTurn,
 }
 
-/// Handles one command; replies go out through the actor's outlet. Order (CAC §4.1): alias
-/// quick commands expand, `/status` answers even when gated while busy, the admin gate, the
-/// busy rule, then the handlers; a name nobody knows gets the unknown-command text.
+/// Handles one command; replies go out through the actor's outlet. Order (CAC §4.1, §3.5):
+/// `/status` answers even when gated while busy; the admin gate sees the built-in's canonical
+/// name or the quick command's typed name; alias quick commands expand; the busy rule; then
+/// the handlers. A name nobody knows gets the unknown-command text.
 pub async fn handle(state: &ActorState, row: &InboxRow, cmd: &Command) -> After {
-    let cmd = &custom::expand_alias(state, cmd);
-    let def = registry::find(&cmd.name);
     let busy = state.is_busy();
-    let status_while_busy = busy && def.is_some_and(|d| d.name == "status");
-    if !status_while_busy && !access::gate(state, row, cmd).await {
+    let typed = match registry::find(&cmd.name) {
+        Some(d) => Command { name: d.name.to_string(), args: cmd.args.clone() },
+        None => cmd.clone(),
+    };
+    let status_while_busy = busy && typed.name == "status";
+    if !status_while_busy && !access::gate(state, row, &typed).await {
         return After::Done;
     }
+    let cmd = &custom::expand_alias(state, cmd);
+    let def = registry::find(&cmd.name);
     if busy && def.is_some_and(|d| !d.while_busy) {
         if state.doing().0 == super::turn::DELIVERING {
             return After::AfterTurn;
