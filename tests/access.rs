@@ -71,9 +71,14 @@ fn a_stranger_pairs_and_is_let_in_without_a_restart_then_revoked() {
     assert_eq!(in_chat(&tg, 7).len(), 1, "one code per 10 minutes: {:#?}", in_chat(&tg, 7));
     assert!(llm.requests().is_empty(), "a stranger reached the model: {:?}", seen_by_model(&llm));
 
-    // Hermes' files: a pending entry with a salted hash, never the code.
+    // Hermes' files: a pending entry with a salted hash, never the code; nor does the outbox
+    // keep the text that carried it.
     let pending = home.read_file("platforms/pairing/telegram-pending.json");
     assert!(!pending.contains(&code), "the plaintext code was stored");
+    let db = rusqlite::Connection::open(home.db_path()).unwrap();
+    let kept: i64 =
+        db.query_row("SELECT count(*) FROM outbox WHERE body LIKE '%' || ?1 || '%'", [&code], |r| r.get(0)).unwrap();
+    assert_eq!(kept, 0, "the outbox kept the pairing code");
     let entry = object(&pending).values().find_map(|v| match v {
         Value::Object(e) if matches!(e.get("user_id"), Some(Value::String(u)) if u == "7") => Some(e.clone()),
         _ => None,

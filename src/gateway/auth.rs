@@ -119,8 +119,17 @@ pub async fn refuse(gw: &std::rc::Rc<Gateway>, row: &InboxRow) {
         match answer {
             Ok(Some(text)) => {
                 let chat = hermes_platform::ChatRef::new(source.chat_id.clone(), source.thread_id.clone());
-                if let Some(outlet) = gw.outlet(&source.platform, chat, None, None) {
-                    let _ = outlet.send(&format!("pair:{}", row.id), &text, Default::default()).await;
+                if let Some(outlet) = gw.outlet(&source.platform, chat, None, None)
+                    && let Ok((outbox_id, _)) =
+                        outlet.send_row(&format!("pair:{}", row.id), &text, Default::default()).await
+                {
+                    // Codes are kept only as salted hashes (CAC §3.4): the delivered text goes.
+                    let scrub = move |tx: &rusqlite::Transaction| {
+                        crate::store::outbox::set_body(tx, outbox_id, "[pairing code]", crate::store::now())
+                    };
+                    if let Err(e) = gw.store.call(scrub).await {
+                        log::warn!("{}: could not clear a sent pairing code from the outbox: {e}", source.platform);
+                    }
                 }
             }
             Ok(None) => {}
