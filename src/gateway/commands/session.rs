@@ -139,7 +139,7 @@ async fn run_confirmed(state: &ActorState, row: &InboxRow, command: &str, args: 
 
 /// Asks before `cmd` unless the user turned the confirm off; true when a prompt went out.
 async fn ask(state: &ActorState, row: &InboxRow, cmd: &Command) -> bool {
-    let gate_off = state.gw.store.call(|tx| confirm::gate_off(tx)).await.unwrap_or(false);
+    let gate_off = state.gw.store.call(confirm::gate_off).await.unwrap_or(false);
     if gate_off {
         return false;
     }
