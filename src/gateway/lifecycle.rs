@@ -271,9 +271,11 @@ pub fn notify_ready() {
 
 /// Retention (M9): final inbox and outbox rows older than 7 days go, once an hour. And while
 /// no turn runs, freed heap goes back to the system every 30 s: the allocator keeps what a
-/// burst of turns used, which on a small host is most of the RSS.
+/// burst of turns used, which on a small host is most of the RSS. The session reset watcher
+/// (M5) runs beside it.
 pub async fn maintenance(gw: Rc<Gateway>) {
     const TICK: Duration = Duration::from_secs(30);
+    crate::runtime::spawn_guarded("reset watcher".into(), super::session::watch_resets(gw.clone()));
     let mut since_prune = Duration::from_secs(3600);
     loop {
         if since_prune >= Duration::from_secs(3600) {

@@ -8,6 +8,7 @@
 mod actor;
 mod auth;
 mod commands;
+mod confirm;
 pub mod lifecycle;
 mod outlet;
 pub mod postprocess;

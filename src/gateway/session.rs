@@ -1,8 +1,13 @@
-//! Finding the live session of a key, and the automatic reset policy (M4, M5).
+//! Finding the live session of a key, and the automatic reset policy (M4, M5): applied on the
+//! next message, and by a watcher every 5 minutes that ends expired idle sessions and tells
+//! their chats.
 
-use hermes_platform::Source;
+use std::rc::Rc;
+use std::time::Duration;
 
-use super::session_key;
+use hermes_platform::{ChatRef, SendOptions, Source};
+
+use super::{Gateway, session_key};
 use crate::clock;
 use crate::config::{ResetMode, ResetPolicy};
 use crate::store::sessions::{self, NewSession, Session};
@@ -34,7 +39,11 @@ pub fn ensure(tx: &Transaction, key: &str, source: &Source, policy: &ResetPolicy
             }
         }
     }
-    let new = NewSession {
+    Ok(Live { session: sessions::create(tx, &new_session(key, source, None, now), now)?, auto_reset })
+}
+
+fn new_session(key: &str, source: &Source, title: Option<String>, now: f64) -> NewSession {
+    NewSession {
         id: session_key::new_session_id(now),
         key: key.to_string(),
         platform: source.platform.clone(),
@@ -45,9 +54,32 @@ pub fn ensure(tx: &Transaction, key: &str, source: &Source, policy: &ResetPolicy
         display_name: source.user_name.clone(),
         // Set only by /model: a session without one follows the configured model.
         model: None,
-        title: None,
-    };
-    Ok(Live { session: sessions::create(tx, &new, now)?, auto_reset })
+        title,
+    }
+}
+
+/// `/new [title]`: ends the key's live session and, with a title, starts the next one now so
+/// it carries the title. `Err(owner)` when another session holds the title (nothing changes).
+pub fn rotate(
+    tx: &Transaction,
+    key: &str,
+    source: &Source,
+    reason: &str,
+    title: Option<String>,
+    now: f64,
+) -> rusqlite::Result<Result<(), String>> {
+    if let Some(t) = &title
+        && let Some(owner) = sessions::title_owner(tx, t)?
+    {
+        return Ok(Err(owner));
+    }
+    if let Some(s) = sessions::live_for_key(tx, key)? {
+        sessions::end(tx, &s.id, reason, now)?;
+    }
+    if title.is_some() {
+        sessions::create(tx, &new_session(key, source, title, now), now)?;
+    }
+    Ok(Ok(()))
 }
 
 /// Ends the key's live session, if any (`/new`, `/reset`).
@@ -59,6 +91,66 @@ pub async fn end(store: &Store, key: &str, reason: &str) -> Result<bool, StoreEr
             None => Ok(false),
         })
         .await
+}
+
+/// How often the watcher looks for expired sessions (M5; Hermes' `_session_expiry_watcher`).
+const WATCH_EVERY: Duration = Duration::from_secs(300);
+/// Right after start, sessions of platforms still connecting are looked at again this soon.
+const WATCH_RETRY: Duration = Duration::from_secs(2);
+/// How long after start a platform may still be connecting.
+const STARTUP: Duration = Duration::from_secs(60);
+
+/// The reset watcher: every 5 minutes (and once at start, when sessions may have expired while
+/// the gateway was down) it ends the live sessions the policy says expired, unless their actor
+/// is working, and sends each chat the auto-reset notice once. Ending the session here means
+/// the next message finds no live session and sends no second notice.
+pub async fn watch_resets(gw: Rc<Gateway>) {
+    if matches!(gw.config.session_reset.mode, ResetMode::None) {
+        return;
+    }
+    loop {
+        let deferred = match sweep(&gw).await {
+            Ok(deferred) => deferred,
+            Err(e) => {
+                log::warn!("reset watcher: {e}");
+                false
+            }
+        };
+        let wait = if deferred && gw.uptime() < STARTUP { WATCH_RETRY } else { WATCH_EVERY };
+        smol::Timer::after(wait).await;
+    }
+}
+
+/// One pass of the watcher; true when some sessions wait for their platform to connect.
+async fn sweep(gw: &Rc<Gateway>) -> Result<bool, StoreError> {
+    let policy = gw.config.session_reset.clone();
+    let now = clock::now();
+    let live = gw.store.call(sessions::live_all).await?;
+    let mut deferred = false;
+    for s in live {
+        let Some(reason) = expired(&policy, s.updated_at, now) else { continue };
+        if !gw.is_ready(&s.platform) {
+            deferred = true;
+            continue;
+        }
+        if gw.actor(&s.key).is_some_and(|a| !a.is_idle()) {
+            continue; // working or about to: the policy applies on its next message instead
+        }
+        let id = s.id.clone();
+        let ended = gw.store.call(move |tx| sessions::end(tx, &id, reason, store::now())).await?;
+        if !ended {
+            continue;
+        }
+        log::info!("session {} ({}) reset by the {reason} policy", s.id, s.key);
+        let excluded = policy.notify_exclude_platforms.contains(&s.platform);
+        let Some(chat_id) = s.chat_id.clone().filter(|_| policy.notify && !excluded) else { continue };
+        let Some(outlet) = gw.outlet(&s.platform, ChatRef::new(chat_id, s.thread_id.clone()), None, None) else {
+            continue;
+        };
+        let opts = SendOptions { plain: true, ..Default::default() };
+        let _ = outlet.send(&format!("reset:{}", s.id), &reset_notice(reason, &policy), opts).await;
+    }
+    Ok(deferred)
 }
 
 /// Why a session last active at `updated_at` has expired at `now`, if it has.

@@ -140,6 +140,42 @@ pub fn final_for_inbox(tx: &Transaction, session_id: &str, inbox_id: i64) -> rus
     .map(Option::flatten)
 }
 
+/// The newest active user message of a session: its id and text.
+pub fn last_user(tx: &Transaction, session_id: &str) -> rusqlite::Result<Option<(i64, String)>> {
+    tx.query_row(
+        "SELECT id, coalesce(content, '') FROM messages WHERE session_id = ?1 AND active = 1 AND role = 'user' \
+         ORDER BY id DESC LIMIT 1",
+        [session_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+}
+
+/// Soft-deletes (`active = 0`) the session's rows from `from_id` on; they stay searchable on
+/// disk. Returns how many rows went.
+pub fn deactivate_from(tx: &Transaction, session_id: &str, from_id: i64) -> rusqlite::Result<usize> {
+    tx.execute(
+        "UPDATE messages SET active = 0 WHERE session_id = ?1 AND id >= ?2 AND active = 1",
+        params![session_id, from_id],
+    )
+}
+
+/// `/undo N` (GC §2.9): soft-deletes the last `n` user turns, that is every row from the
+/// `n`-th last active user message on (fewer when the session has fewer). Returns the removed
+/// user texts, oldest first; empty when there was nothing to undo.
+pub fn rewind_user_turns(tx: &Transaction, session_id: &str, n: usize) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT id, coalesce(content, '') FROM messages WHERE session_id = ?1 AND active = 1 AND role = 'user' \
+         ORDER BY id DESC LIMIT ?2",
+    )?;
+    let mut turns: Vec<(i64, String)> =
+        stmt.query_map(params![session_id, n as i64], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    let Some(&(from, _)) = turns.last() else { return Ok(Vec::new()) };
+    deactivate_from(tx, session_id, from)?;
+    turns.reverse();
+    Ok(turns.into_iter().map(|(_, text)| text).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,5 +210,30 @@ mod tests {
         assert!(some.last().unwrap().content.as_deref().unwrap().starts_with("answer 9"));
         assert_eq!(capped.len(), 2, "3 newest rows minus the leading assistant row");
         assert!(all.windows(2).all(|w| w[0].id < w[1].id));
+    }
+
+    #[test]
+    fn undo_and_retry_deactivate_whole_turns() {
+        let t = TempStore::new();
+        t.store
+            .call_blocking(|tx| {
+                let s =
+                    NewSession { id: "s".into(), key: "k".into(), platform: "telegram".into(), ..Default::default() };
+                create(tx, &s, 0.0)?;
+                for i in 0..3 {
+                    append(tx, "s", &NewMessage::new("user", format!("q{i}")), 0.0)?;
+                    append(tx, "s", &NewMessage::new("tool", format!("t{i}")), 0.0)?;
+                    append(tx, "s", &NewMessage::new("assistant", format!("a{i}")), 0.0)?;
+                }
+                assert_eq!(rewind_user_turns(tx, "s", 2)?, vec!["q1".to_string(), "q2".to_string()]);
+                let left: Vec<_> = recent(tx, "s", usize::MAX, 100)?.into_iter().filter_map(|m| m.content).collect();
+                assert_eq!(left, vec!["q0", "t0", "a0"]);
+                assert_eq!(last_user(tx, "s")?.map(|(_, t)| t).as_deref(), Some("q0"));
+                assert_eq!(rewind_user_turns(tx, "s", 5)?, vec!["q0".to_string()]);
+                assert!(rewind_user_turns(tx, "s", 1)?.is_empty());
+                assert_eq!(last_user(tx, "s")?, None);
+                Ok(())
+            })
+            .unwrap();
     }
 }

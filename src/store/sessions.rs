@@ -171,6 +171,42 @@ pub fn add_usage(tx: &Transaction, id: &str, usage: &Usage) -> rusqlite::Result<
     Ok(())
 }
 
+/// Every live session (the reset watcher checks each against the policy).
+pub fn live_all(tx: &Transaction) -> rusqlite::Result<Vec<Session>> {
+    let mut stmt = tx.prepare_cached(&format!("SELECT {COLUMNS} FROM sessions WHERE ended_at IS NULL ORDER BY id"))?;
+    let rows = stmt.query_map([], from_row)?;
+    rows.collect()
+}
+
+/// Longest title, in characters (GC §2.10).
+pub const MAX_TITLE: usize = 100;
+
+/// A title as Hermes stores it (GC §2.10): control, zero-width and bidi characters removed,
+/// whitespace collapsed; `Ok(None)` when nothing is left, `Err` when it is too long.
+pub fn sanitize_title(raw: &str) -> Result<Option<String>, String> {
+    let invisible =
+        |c: char| matches!(c as u32, 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x2069 | 0xFEFF | 0xFFF9..=0xFFFC);
+    let kept: String = raw
+        .chars()
+        .filter(|c| !invisible(*c))
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .filter(|c| !c.is_control())
+        .collect();
+    let title = kept.split_whitespace().collect::<Vec<_>>().join(" ");
+    if title.is_empty() {
+        return Ok(None);
+    }
+    if title.chars().count() > MAX_TITLE {
+        return Err(format!("Title too long ({} characters, max {MAX_TITLE})", title.chars().count()));
+    }
+    Ok(Some(title))
+}
+
+/// The session that holds `title`, if any (titles are unique across sessions).
+pub fn title_owner(tx: &Transaction, title: &str) -> rusqlite::Result<Option<String>> {
+    tx.query_row("SELECT id FROM sessions WHERE title = ?1", [title], |r| r.get(0)).optional()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +245,29 @@ mod tests {
                 add_usage(tx, "a", &u)?;
                 let s = get(tx, "a")?.unwrap();
                 assert_eq!((s.input_tokens, s.output_tokens), (20, 10));
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn titles_are_sanitized_and_unique() {
+        assert_eq!(sanitize_title("  my\u{200B}  title\n ").unwrap().as_deref(), Some("my title"));
+        assert_eq!(sanitize_title(" \u{202E} ").unwrap(), None);
+        assert!(sanitize_title(&"x".repeat(101)).is_err());
+        assert!(sanitize_title(&"é".repeat(100)).unwrap().is_some());
+        let t = TempStore::new();
+        t.store
+            .call_blocking(|tx| {
+                let mut s = new("a", "k");
+                s.title = Some("mine".into());
+                create(tx, &s, 1.0)?;
+                create(tx, &new("b", "k2"), 1.0)?;
+                assert_eq!(title_owner(tx, "mine")?.as_deref(), Some("a"));
+                assert_eq!(title_owner(tx, "other")?, None);
+                end(tx, "a", "new", 2.0)?;
+                let live: Vec<String> = live_all(tx)?.into_iter().map(|s| s.id).collect();
+                assert_eq!(live, vec!["b".to_string()]);
                 Ok(())
             })
             .unwrap();
