@@ -130,6 +130,8 @@ fn history_survives_a_restart_and_new_starts_fresh() {
     assert!(last.messages.iter().any(|(_, c)| c == "my name is Zed"), "history lost: {:?}", last.messages);
 
     tg.user_says(&dm, &ann(), "/new");
+    tg.wait_sent(WAIT, |m| m.chat_id == 42 && m.text.starts_with("⚠️")).expect("the confirm prompt");
+    tg.user_says(&dm, &ann(), "yes");
     wait_text(&tg, 42, "✨ New session started!");
     tg.user_says(&dm, &ann(), "fresh start");
     wait_text(&tg, 42, "echo: fresh start");
@@ -208,6 +210,8 @@ fn reset_ends_the_session_like_new() {
     tg.user_says(&dm, &ann(), "remember pineapple");
     wait_text(&tg, 42, "echo: remember pineapple");
     tg.user_says(&dm, &ann(), "/reset");
+    tg.wait_sent(WAIT, |m| m.chat_id == 42 && m.text.starts_with("⚠️")).expect("the confirm prompt");
+    tg.user_says(&dm, &ann(), "yes");
     wait_text(&tg, 42, "✨ Session reset! Starting fresh.");
     tg.user_says(&dm, &ann(), "what fruit?");
     wait_text(&tg, 42, "echo: what fruit?");

@@ -12,9 +12,8 @@ use crate::agent::message::{ChatMessage, Role};
 use crate::agent::provider::{ChatRequest, StreamEvent};
 use crate::runtime;
 use crate::store::history;
+use crate::store::sessions::sanitize_title;
 
-/// The longest title a user may set.
-pub const MAX_TITLE: usize = 100;
 /// Automatic titles are cut to this many characters ("…" included).
 const MAX_AUTO_TITLE: usize = 80;
 /// Each part of the exchange shown to the title call is cut to this many characters.
@@ -22,24 +21,6 @@ const SNIPPET: usize = 500;
 /// The instruction of the title call; the tests' fake model recognizes it.
 pub const TITLE_PROMPT: &str = "Generate a short, descriptive title (3-7 words) for a conversation that starts with \
      the exchange below. Return only the title: no quotes, no prefix, no punctuation at the end.";
-
-/// Cleans a title as Hermes does: control characters, zero-width and bidi marks removed,
-/// whitespace collapsed. `Ok(None)` when nothing is left; an error text when it is too long.
-pub fn sanitize_title(raw: &str) -> Result<Option<String>, String> {
-    let kept: String =
-        raw.chars().filter(|&c| (!c.is_ascii_control() || matches!(c, '\t' | '\n' | '\r')) && !invisible(c)).collect();
-    let title = kept.split_whitespace().collect::<Vec<_>>().join(" ");
-    let len = title.chars().count();
-    if len > MAX_TITLE {
-        return Err(format!("Title is too long ({len} characters, max {MAX_TITLE})."));
-    }
-    Ok((!title.is_empty()).then_some(title))
-}
-
-/// Zero-width characters and bidi overrides: they hide text or reorder it on screen.
-fn invisible(c: char) -> bool {
-    matches!(c as u32, 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x2069 | 0xFEFF | 0xFFF9..=0xFFFC)
-}
 
 /// What a model answered, made a title: think blocks, `Title:` and quotes stripped, sanitized,
 /// cut to 80 characters.

@@ -39,7 +39,7 @@ pub enum TitleError {
 /// Sets a session's title (a manual title replaces any other); `None` clears it.
 pub fn set_title(tx: &Transaction, id: &str, title: Option<&str>) -> rusqlite::Result<Result<(), TitleError>> {
     if let Some(t) = title
-        && let Some(holder) = title_holder(tx, t)?
+        && let Some(holder) = super::sessions::title_owner(tx, t)?
         && holder != id
     {
         return Ok(Err(TitleError::InUse(holder)));
@@ -58,17 +58,12 @@ pub fn set_auto_title_if_empty(tx: &Transaction, id: &str, base: &str) -> rusqli
     }
     let mut title = base.to_string();
     let mut n = 2;
-    while title_holder(tx, &title)?.is_some() {
+    while super::sessions::title_owner(tx, &title)?.is_some() {
         title = format!("{base} #{n}");
         n += 1;
     }
     let changed = tx.execute("UPDATE sessions SET title = ?2 WHERE id = ?1 AND title IS NULL", params![id, title])?;
     Ok((changed == 1).then_some(title))
-}
-
-/// The session holding `title`, if any.
-pub fn title_holder(tx: &Transaction, title: &str) -> rusqlite::Result<Option<String>> {
-    tx.query_row("SELECT id FROM sessions WHERE title = ?1", [title], |r| r.get(0)).optional()
 }
 
 /// Messages the user sent in a session (active ones: an undone turn does not count).

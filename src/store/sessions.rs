@@ -197,7 +197,7 @@ pub fn sanitize_title(raw: &str) -> Result<Option<String>, String> {
         return Ok(None);
     }
     if title.chars().count() > MAX_TITLE {
-        return Err(format!("Title too long ({} characters, max {MAX_TITLE})", title.chars().count()));
+        return Err(format!("Title is too long ({} characters, max {MAX_TITLE}).", title.chars().count()));
     }
     Ok(Some(title))
 }

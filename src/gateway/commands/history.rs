@@ -7,10 +7,10 @@
 use super::registry::CommandDef;
 use super::{After, Command, usage};
 use crate::gateway::actor::ActorState;
-use crate::gateway::title::sanitize_title;
 use crate::gateway::{session, session_key};
 use crate::store::history::{self, SearchHit, SessionSummary, TitleError};
 use crate::store::inbox::InboxRow;
+use crate::store::sessions::sanitize_title;
 use crate::store::{self, sessions};
 
 pub const COMMANDS: &[CommandDef] = &[
@@ -178,7 +178,7 @@ async fn branch(state: &ActorState, args: &str) -> Reply {
                 return Ok(Err(None));
             };
             if let Some(t) = &wanted
-                && let Some(holder) = history::title_holder(tx, t)?
+                && let Some(holder) = sessions::title_owner(tx, t)?
             {
                 return Ok(Err(Some(holder)));
             }

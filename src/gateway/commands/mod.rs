@@ -67,6 +67,10 @@ pub enum After {
 /// the handlers. A name nobody knows gets the unknown-command text.
 pub async fn handle(state: &ActorState, row: &InboxRow, cmd: &Command) -> After {
     let busy = state.is_busy();
+    if busy && state.doing().0 == super::turn::DELIVERING {
+        // The model is done and only the answer is going out: for the user the agent is idle.
+        return After::AfterTurn;
+    }
     let typed = match registry::find(&cmd.name) {
         Some(d) => Command { name: d.name.to_string(), args: cmd.args.clone() },
         None => cmd.clone(),
@@ -78,9 +82,6 @@ pub async fn handle(state: &ActorState, row: &InboxRow, cmd: &Command) -> After 
     let cmd = &custom::expand_alias(state, cmd);
     let def = registry::find(&cmd.name);
     if busy && def.is_some_and(|d| !d.while_busy) {
-        if state.doing().0 == super::turn::DELIVERING {
-            return After::AfterTurn;
-        }
         state.reply(row, &texts::busy_command(&cmd.name)).await;
         return After::Done;
     }
