@@ -180,7 +180,7 @@ impl ActorState {
                 }
                 After::Queue(text) => self.queue_while_busy(row, text).await,
                 After::Steer(text) => self.steer(row, text).await,
-                After::AfterTurn => self.held.borrow_mut().push(Inbound { row, resume, replay }),
+                After::WhenIdle => self.held.borrow_mut().push(Inbound { row, resume, replay }),
             }
             return;
         }

@@ -58,7 +58,7 @@ pub enum After {
     /// Steer `text` into the running turn.
     Steer(String),
     /// Handle the command again once the running turn has ended (it is only delivering).
-    AfterTurn,
+    WhenIdle,
 }
 
 /// Handles one command; replies go out through the actor's outlet. Order (CAC §4.1, §3.5):
@@ -69,7 +69,7 @@ pub async fn handle(state: &ActorState, row: &InboxRow, cmd: &Command) -> After 
     let busy = state.is_busy();
     if busy && state.doing().0 == super::turn::DELIVERING {
         // The model is done and only the answer is going out: for the user the agent is idle.
-        return After::AfterTurn;
+        return After::WhenIdle;
     }
     let typed = match registry::find(&cmd.name) {
         Some(d) => Command { name: d.name.to_string(), args: cmd.args.clone() },
