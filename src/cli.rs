@@ -209,6 +209,7 @@ fn gateway_cmd(parser: &mut lexopt::Parser, global: &Global) -> Result<i32, lexo
         // SAFETY: single-threaded at this point (no thread has started yet).
         unsafe { std::env::set_var("TZ", tz) };
     }
+    crate::clock::set_offset(config.gateway.clock_offset_seconds);
     Ok(gateway::run(config, platforms, gateway::RunOptions { replace }))
 }
 

@@ -6,6 +6,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 static OFFSET_SECONDS: AtomicI64 = AtomicI64::new(0);
 
+/// Shifts [`now`] by `seconds` (from `gateway.clock_offset_seconds`).
+pub fn set_offset(seconds: i64) {
+    OFFSET_SECONDS.store(seconds, Ordering::Relaxed);
+}
+
+/// The offset [`now`] adds, in seconds (0 outside tests).
+pub fn offset() -> f64 {
+    OFFSET_SECONDS.load(Ordering::Relaxed) as f64
+}
+
 /// Seconds since the Unix epoch.
 pub fn now() -> f64 {
     let real = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);

@@ -72,6 +72,7 @@ pub fn config(env: &[(&str, &str)]) -> crate::config::Config {
             session_actor_idle: Duration::from_secs(300),
             outbox_ttl: Duration::from_secs(600),
             auto_resume: true,
+            clock_offset_seconds: 0,
         },
         logging: LoggingConfig { level: log::LevelFilter::Info, max_size_bytes: 1 << 20, backup_count: 3 },
         access: Default::default(),

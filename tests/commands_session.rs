@@ -308,3 +308,25 @@ fn the_reset_watcher_is_silent_when_notify_is_off() {
     assert!(!last_request_text(&llm).iter().any(|c| c == "old topic"), "{:?}", last_request_text(&llm));
     assert!(!tg.sent().iter().any(|m| m.text.starts_with("◐")), "{:#?}", tg.sent());
 }
+
+/// The spec's way of testing time: the gateway's clock moved a day ahead by config, no sleeping
+/// and no editing of the database.
+#[test]
+fn a_daily_reset_follows_the_clock_offset() {
+    let tg = FakeTelegram::start();
+    let llm = FakeLlm::start();
+    let yaml = "session_reset:\n  mode: daily\n  at_hour: 4\n";
+    let home = HermesHome::standard_with(&tg, &llm, "42", yaml);
+    let mut gw = Gateway::start(bin(), &home);
+    exchange(&tg, &home, &Chat::private(42), "yesterday's topic");
+    gw.terminate();
+    assert_eq!(gw.wait_exit(WAIT), Some(0), "{}", gw.output());
+
+    let config = home.read_file("config.yaml");
+    home.write_file("config.yaml", format!("{config}gateway:\n  clock_offset_seconds: 90000\n").as_bytes());
+    let _gw = Gateway::start(bin(), &home);
+    wait_prefix(&tg, 42, "◐ Session automatically reset (daily schedule at 4:00).");
+    exchange(&tg, &home, &Chat::private(42), "today's topic");
+    let seen = last_request_text(&llm);
+    assert!(!seen.iter().any(|c| c == "yesterday's topic"), "{seen:?}");
+}

@@ -147,6 +147,7 @@ pub fn gateway(r: &Reader) -> GatewayConfig {
         session_actor_idle,
         outbox_ttl,
         auto_resume: r.bool(r.cfg("gateway.auto_resume")).unwrap_or(true),
+        clock_offset_seconds: r.int(r.cfg("gateway.clock_offset_seconds"), -(1 << 40), 1 << 40).unwrap_or(0),
     }
 }
 

@@ -180,6 +180,9 @@ pub struct GatewayConfig {
     pub outbox_ttl: Duration,
     /// `gateway.auto_resume`, default true.
     pub auto_resume: bool,
+    /// `gateway.clock_offset_seconds`, default 0: shifts the gateway's wall clock, so tests of
+    /// time-based policies (session resets, expiries) run without sleeping.
+    pub clock_offset_seconds: i64,
 }
 
 /// `logging.*`.

@@ -106,7 +106,8 @@ pub async fn dispatch(gw: &Rc<Gateway>, row: InboxRow, resume: bool, replay: boo
     }
     let event = &row.event;
     let source = &event.source;
-    let age = row.received_at - event.timestamp;
+    // The platform's timestamp is real time; ours may be shifted by the test clock offset.
+    let age = row.received_at - crate::clock::offset() - event.timestamp;
     if !resume && event.timestamp > 0.0 && age > gw.config.gateway.backlog_max_age.as_secs_f64() {
         log::info!(
             "{}: skipping a message from chat {} that was {} min old when it arrived (backlog)",
