@@ -191,9 +191,10 @@ impl ActorState {
             return;
         }
         let media_only = !matches!(row.event.kind, EventKind::Text | EventKind::Edit);
-        let ending = self.control.borrow().as_ref().is_some_and(|c| c.is_interrupted());
+        let ending =
+            self.control.borrow().as_ref().is_some_and(|c| c.is_interrupted() || c.doing().0 == turn::DELIVERING);
         if ending {
-            // The running turn was already stopped and is winding down: this is simply next.
+            // The running turn was stopped, or only delivers its answer: this is simply next.
             if !self.enqueue(Pending { rows: vec![row.clone()], text, resume: false }) {
                 self.queue_full(&row).await;
             }
