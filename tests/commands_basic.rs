@@ -4,23 +4,9 @@
 
 mod common;
 
-use common::{ann, bin};
+use common::{WAIT, ann, bin, wait_prefix, wait_text};
 
-use std::time::Duration;
-
-use hermes_testkit::{BotMessage, Chat, FakeLlm, FakeTelegram, Gate, Gateway, HermesHome, Reply};
-
-const WAIT: Duration = Duration::from_secs(20);
-
-fn wait_text(tg: &FakeTelegram, chat: i64, text: &str) -> BotMessage {
-    tg.wait_sent(WAIT, |m| m.chat_id == chat && m.text == text)
-        .unwrap_or_else(|| panic!("no bot message {text:?} in chat {chat}; sent: {:#?}", tg.sent()))
-}
-
-fn wait_prefix(tg: &FakeTelegram, chat: i64, prefix: &str) -> BotMessage {
-    tg.wait_sent(WAIT, |m| m.chat_id == chat && m.text.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no bot message starting {prefix:?} in chat {chat}; sent: {:#?}", tg.sent()))
-}
+use hermes_testkit::{Chat, FakeLlm, FakeTelegram, Gate, Gateway, HermesHome, Reply};
 
 #[test]
 fn version_and_its_alias() {

@@ -4,13 +4,9 @@
 
 mod common;
 
-use common::{ann, bin};
-
-use std::time::Duration;
+use common::{WAIT, ann, ask, bin};
 
 use hermes_testkit::{BotMessage, Chat, FakeLlm, FakeTelegram, Gate, Gateway, HermesHome, Reply, User};
-
-const WAIT: Duration = Duration::from_secs(20);
 
 /// Commands that stay out of the agent's way while a turn runs: they must never get the
 /// mid-turn text (M19).
@@ -38,14 +34,6 @@ const REFUSED_WHILE_BUSY: &[&str] = &[
 fn wait_text(tg: &FakeTelegram, chat: i64, pred: impl Fn(&str) -> bool, what: &str) -> BotMessage {
     tg.wait_sent(WAIT, |m| m.chat_id == chat && pred(&m.text))
         .unwrap_or_else(|| panic!("no {what} in chat {chat}; sent: {:#?}", tg.sent()))
-}
-
-/// Sends `text` and returns the next message the bot sends to `chat`.
-fn ask(tg: &FakeTelegram, chat: &Chat, from: &User, text: &str) -> BotMessage {
-    let before = tg.sent().len() as i64;
-    tg.user_says(chat, from, text);
-    tg.wait_sent(WAIT, |m| m.chat_id == chat.id && m.message_id >= 1000 + before)
-        .unwrap_or_else(|| panic!("no answer to {text:?}; sent: {:#?}", tg.sent()))
 }
 
 #[test]

@@ -3,19 +3,11 @@
 
 mod common;
 
-use common::{ann, bin};
+use common::{WAIT, ann, bin, wait_text};
 
 use std::time::Duration;
 
 use hermes_testkit::{BotMessage, Chat, FakeLlm, FakeTelegram, Gate, Gateway, HermesHome, Reply, User};
-
-const WAIT: Duration = Duration::from_secs(20);
-
-/// Waits for a bot message in `chat` whose text is exactly `text`.
-fn wait_text(tg: &FakeTelegram, chat: i64, text: &str) -> BotMessage {
-    tg.wait_sent(WAIT, |m| m.chat_id == chat && m.text == text)
-        .unwrap_or_else(|| panic!("no bot message {text:?} in chat {chat}; sent: {:#?}", tg.sent()))
-}
 
 fn bot_messages(tg: &FakeTelegram, chat: i64) -> Vec<BotMessage> {
     tg.sent().into_iter().filter(|m| m.chat_id == chat && !m.deleted).collect()

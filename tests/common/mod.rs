@@ -2,8 +2,12 @@
 #![allow(dead_code)] // not every test file uses every helper
 
 use std::path::Path;
+use std::time::Duration;
 
-use hermes_testkit::User;
+use hermes_testkit::{BotMessage, Chat, FakeTelegram, User};
+
+/// How long a test waits for anything the gateway should do.
+pub const WAIT: Duration = Duration::from_secs(20);
 
 /// The gateway binary cargo built for these tests.
 pub fn bin() -> &'static Path {
@@ -13,4 +17,25 @@ pub fn bin() -> &'static Path {
 /// The allowlisted user most tests talk as.
 pub fn ann() -> User {
     User::new(42, "Ann")
+}
+
+/// Waits for a bot message in `chat` whose text is exactly `text`.
+pub fn wait_text(tg: &FakeTelegram, chat: i64, text: &str) -> BotMessage {
+    tg.wait_sent(WAIT, |m| m.chat_id == chat && m.text == text)
+        .unwrap_or_else(|| panic!("no bot message {text:?} in chat {chat}; sent: {:#?}", tg.sent()))
+}
+
+/// Waits for a bot message in `chat` whose text starts with `prefix`.
+pub fn wait_prefix(tg: &FakeTelegram, chat: i64, prefix: &str) -> BotMessage {
+    tg.wait_sent(WAIT, |m| m.chat_id == chat && m.text.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no bot message starting {prefix:?} in chat {chat}; sent: {:#?}", tg.sent()))
+}
+
+/// Sends `text` and returns the next message the bot sends to `chat` (bot message ids count
+/// up from 1000, one per message sent anywhere).
+pub fn ask(tg: &FakeTelegram, chat: &Chat, from: &User, text: &str) -> BotMessage {
+    let before = tg.sent().len() as i64;
+    tg.user_says(chat, from, text);
+    tg.wait_sent(WAIT, |m| m.chat_id == chat.id && m.message_id >= 1000 + before)
+        .unwrap_or_else(|| panic!("no answer to {text:?}; sent: {:#?}", tg.sent()))
 }
