@@ -10,6 +10,7 @@ mod pairing;
 mod platforms;
 mod runtime;
 mod skills;
+mod sorted;
 mod store;
 #[cfg(test)]
 mod test_util;

@@ -6,9 +6,11 @@
 //! go to smol's blocking pool, capped by `BLOCKING_MAX_THREADS` (set in `main` before any thread
 //! starts, because the pool never shrinks).
 
+use std::any::Any;
 use std::cell::Cell;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 
 use smol::future::FutureExt;
 use smol::{LocalExecutor, Task};
@@ -45,6 +47,12 @@ pub fn spawn<T: 'static>(future: impl Future<Output = T> + 'static) -> Task<T> {
 /// Spawns a detached task whose panic is caught and logged with `what`, never reaching the
 /// executor (the boundary the reliability spec asks for around turns and platforms).
 pub fn spawn_guarded(what: String, future: impl Future<Output = ()> + 'static) {
+    spawn_boxed(what, Box::pin(future));
+}
+
+/// The one task type behind [`spawn_guarded`]: boxing the future keeps one copy of the task
+/// machinery in the binary instead of one per call site.
+fn spawn_boxed(what: String, future: Pin<Box<dyn Future<Output = ()>>>) {
     spawn(async move {
         if AssertUnwindSafe(future).catch_unwind().await.is_err() {
             log::error!("{what}: panicked; the gateway keeps running");
@@ -55,6 +63,12 @@ pub fn spawn_guarded(what: String, future: impl Future<Output = ()> + 'static) {
 
 /// Runs a blocking closure on the blocking pool.
 pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let value = unblock_boxed(Box::new(move || Box::new(f()) as Box<dyn Any + Send>)).await;
+    *value.downcast::<T>().expect("a blocking call returns the type it was given")
+}
+
+/// The one blocking-pool task type behind [`blocking`] (as [`spawn_boxed`]).
+async fn unblock_boxed(f: Box<dyn FnOnce() -> Box<dyn Any + Send> + Send>) -> Box<dyn Any + Send> {
     smol::unblock(f).await
 }
 

@@ -112,7 +112,7 @@ fn cancel_keeps_the_session_and_an_expired_answer_is_a_message() {
     let tg = FakeTelegram::start();
     let llm = FakeLlm::start();
     let home = HermesHome::standard(&tg, &llm, "42");
-    let _gw = Gateway::start(bin(), &home);
+    let mut gw = Gateway::start(bin(), &home);
     let dm = Chat::private(42);
 
     exchange(&tg, &home, &dm, "keep me");
@@ -125,14 +125,14 @@ fn cancel_keeps_the_session_and_an_expired_answer_is_a_message() {
 
     tg.user_says(&dm, &ann(), "/new");
     wait_prompt(&tg, 2);
-    // Five minutes and a second pass.
-    let aged = db(&home)
-        .execute(
-            "UPDATE kv SET value = json_set(value, '$.at', json_extract(value, '$.at') - 301) WHERE key LIKE 'prompt:%'",
-            [],
-        )
-        .unwrap();
-    assert_eq!(aged, 1);
+    // The prompt is stored, so it outlives a restart; the gateway comes back five minutes and
+    // a second later (its clock moved by config), and the late "yes" is an ordinary message.
+    settle(&home);
+    gw.terminate();
+    assert_eq!(gw.wait_exit(WAIT), Some(0), "{}", gw.output());
+    let config = home.read_file("config.yaml");
+    home.write_file("config.yaml", format!("{config}gateway:\n  clock_offset_seconds: 301\n").as_bytes());
+    let _gw = Gateway::start(bin(), &home);
     exchange(&tg, &home, &dm, "yes");
     assert!(last_request_text(&llm).iter().any(|c| c == "keep me"), "the session was reset by a late yes");
     assert_eq!(count(&tg, NEW), 0);

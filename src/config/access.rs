@@ -21,8 +21,8 @@ pub const PLATFORM_KEYS: &[&str] = &[
 pub struct AccessConfig {
     /// The global `unauthorized_dm_behavior` (`pair` | `ignore`), top level or under `gateway:`.
     pub unauthorized_dm_behavior: Option<String>,
-    /// `platform → key → value` from top-level `<platform>:` blocks; lists joined with commas.
-    pub platform_keys: BTreeMap<String, BTreeMap<String, String>>,
+    /// `<platform>.<key>` → value from top-level `<platform>:` blocks; lists joined with commas.
+    pub platform_keys: BTreeMap<String, String>,
 }
 
 pub fn read(r: &Reader) -> AccessConfig {
@@ -38,20 +38,16 @@ pub fn read(r: &Reader) -> AccessConfig {
     let mut platform_keys = BTreeMap::new();
     if let Kind::Map(entries) = &r.root.kind {
         for (name, block) in entries {
-            let mut found = BTreeMap::new();
-            collect(block, &mut found);
+            collect(&name.name, block, &mut platform_keys);
             if let Some((_, extra)) = block.get("extra") {
-                collect(extra, &mut found);
-            }
-            if !found.is_empty() {
-                platform_keys.insert(name.name.clone(), found);
+                collect(&name.name, extra, &mut platform_keys);
             }
         }
     }
     AccessConfig { unauthorized_dm_behavior, platform_keys }
 }
 
-fn collect(block: &Node, out: &mut BTreeMap<String, String>) {
+fn collect(platform: &str, block: &Node, out: &mut BTreeMap<String, String>) {
     for key in PLATFORM_KEYS {
         let value = match block.get(key).map(|(_, v)| &v.kind) {
             Some(Kind::Scalar(s)) => s.clone(),
@@ -65,6 +61,6 @@ fn collect(block: &Node, out: &mut BTreeMap<String, String>) {
                 .join(","),
             _ => continue,
         };
-        out.insert(key.to_string(), value);
+        out.insert(format!("{platform}.{key}"), value);
     }
 }

@@ -18,8 +18,9 @@ pub enum QuickCommand {
 
 #[derive(Clone, Debug)]
 pub struct CommandsConfig {
-    /// `quick_commands`, by lower-cased name.
-    pub quick_commands: BTreeMap<String, QuickCommand>,
+    /// `quick_commands`, by lower-cased name, sorted (a small list: a `Vec` costs less binary
+    /// than another map type).
+    pub quick_commands: Vec<(String, QuickCommand)>,
     /// `agent.personalities`: name → system-prompt text.
     pub personalities: BTreeMap<String, String>,
     /// `auxiliary.title_generation.enabled`, default true.
@@ -31,7 +32,7 @@ pub struct CommandsConfig {
 impl Default for CommandsConfig {
     fn default() -> Self {
         CommandsConfig {
-            quick_commands: BTreeMap::new(),
+            quick_commands: Vec::new(),
             personalities: BTreeMap::new(),
             title_generation: true,
             tool_progress_command: false,
@@ -48,13 +49,21 @@ pub fn read(r: &Reader) -> CommandsConfig {
     }
 }
 
+/// Adds or replaces `name` in the sorted list.
+fn put(list: &mut Vec<(String, QuickCommand)>, name: String, qc: QuickCommand) {
+    match list.binary_search_by(|(n, _)| n.cmp(&name)) {
+        Ok(i) => list[i].1 = qc,
+        Err(i) => list.insert(i, (name, qc)),
+    }
+}
+
 /// What a `quick_commands` entry must look like, for problems.
 const QUICK_SHAPE: &str = "{type: exec, command: \"...\"} or {type: alias, target: \"/command args\"}";
 
 /// `quick_commands: {name: {type: exec, command: ...} | {type: alias, target: ...}}`. A bad
 /// entry is a problem at its line saying what was expected (Hermes would fail at use time).
-fn quick_commands(r: &Reader) -> BTreeMap<String, QuickCommand> {
-    let mut out = BTreeMap::new();
+fn quick_commands(r: &Reader) -> Vec<(String, QuickCommand)> {
+    let mut out = Vec::new();
     let Some((_, node)) = r.section("quick_commands") else { return out };
     let Kind::Map(entries) = &node.kind else { return out };
     for (key, entry) in entries {
@@ -94,10 +103,10 @@ fn quick_commands(r: &Reader) -> BTreeMap<String, QuickCommand> {
         };
         match text(field) {
             Ok(value) if kind == "exec" => {
-                out.insert(name, QuickCommand::Exec { command: value });
+                put(&mut out, name, QuickCommand::Exec { command: value });
             }
             Ok(value) => {
-                out.insert(name, QuickCommand::Alias { target: value });
+                put(&mut out, name, QuickCommand::Alias { target: value });
             }
             Err((line, found)) => bad(line, &format!("{path}.{field}"), format!("expected {want}, found {found}")),
         }

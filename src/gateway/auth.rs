@@ -155,7 +155,7 @@ pub fn platform_key(config: &Config, platform: &str, key: &str) -> Option<String
     block
         .and_then(|b| b.get(key).or_else(|| b.get(&format!("extra.{key}"))))
         .map(|v| v.value.clone())
-        .or_else(|| config.access.platform_keys.get(platform).and_then(|b| b.get(key)).cloned())
+        .or_else(|| config.access.platform_keys.get(&format!("{platform}.{key}")).cloned())
 }
 
 /// Resolves `pair` or `ignore` as Hermes does: the platform's own setting, email ignores, a
@@ -275,11 +275,7 @@ mod tests {
         assert_eq!(dm_behavior(&test_config(&[("GATEWAY_ALLOWED_USERS", "1")]), "telegram"), Ignore);
         c.access.unauthorized_dm_behavior = Some("ignore".into());
         assert_eq!(dm_behavior(&c, "telegram"), Ignore);
-        c.access
-            .platform_keys
-            .entry("telegram".into())
-            .or_default()
-            .insert("unauthorized_dm_behavior".into(), "pair".into());
+        c.access.platform_keys.insert("telegram.unauthorized_dm_behavior".into(), "pair".into());
         assert_eq!(dm_behavior(&c, "telegram"), Pair);
         let mut c = test_config(&[("TELEGRAM_ALLOWED_USERS", "1")]);
         c.platform_blocks.entry("telegram".into()).or_default().insert(

@@ -23,7 +23,7 @@ mod turn;
 mod watchdog;
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -53,10 +53,10 @@ pub mod exit {
 pub struct Overrides {
     /// `/model --global`: the model of new sessions.
     pub model: Option<String>,
-    /// `/sethome`: platform → (chat, thread).
-    pub home_channels: BTreeMap<String, (String, Option<String>)>,
+    /// `/sethome`: (platform, chat, thread).
+    pub home_channels: Vec<(String, String, Option<String>)>,
     /// `/platform pause`: their new events stay journaled until `/platform resume`.
-    pub paused: BTreeSet<String>,
+    pub paused: Vec<String>,
 }
 
 /// The running gateway, shared by every task on the executor.
@@ -96,19 +96,17 @@ impl Gateway {
         self.actors.borrow().values().any(|a| a.is_busy())
     }
 
-    /// The turns running now: session key, what each does, its step and how long it has run.
+    /// The turns running now, by session key: what each does, its step and how long it has run.
     pub fn running_turns(&self) -> Vec<(String, String, u32, Duration)> {
         let actors = self.actors.borrow();
-        let mut out: Vec<_> = actors
-            .iter()
-            .filter_map(|(key, a)| {
-                let state = a.state();
-                let elapsed = state.running_for()?;
-                let (doing, iteration) = state.doing();
-                Some((key.clone(), doing, iteration, elapsed))
-            })
-            .collect();
-        out.sort();
+        let mut out: Vec<(String, String, u32, Duration)> = Vec::new();
+        for (key, a) in actors.iter() {
+            let state = a.state();
+            let Some(elapsed) = state.running_for() else { continue };
+            let (doing, iteration) = state.doing();
+            let at = out.partition_point(|(k, ..)| k < key);
+            out.insert(at, (key.clone(), doing, iteration, elapsed));
+        }
         out
     }
 
@@ -121,8 +119,8 @@ impl Gateway {
     /// `<PLATFORM>_HOME_CHANNEL` / `_THREAD_ID`.
     #[allow(dead_code)] // read by cron and cross-platform delivery, which come later
     pub fn home_channel(&self, platform: &str) -> Option<(String, Option<String>)> {
-        if let Some(home) = self.overrides.borrow().home_channels.get(platform) {
-            return Some(home.clone());
+        if let Some((_, chat, thread)) = self.overrides.borrow().home_channels.iter().find(|(p, ..)| p == platform) {
+            return Some((chat.clone(), thread.clone()));
         }
         let upper = platform.to_ascii_uppercase();
         let chat = self.config.env_var(&format!("{upper}_HOME_CHANNEL"))?.to_string();
@@ -131,7 +129,7 @@ impl Gateway {
     }
 
     pub fn is_paused(&self, platform: &str) -> bool {
-        self.overrides.borrow().paused.contains(platform)
+        self.overrides.borrow().paused.iter().any(|p| p == platform)
     }
 
     pub fn is_draining(&self) -> bool {

@@ -41,9 +41,10 @@ pub fn same(a: &str, b: &str) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Upper-cased and trimmed, as `approve_code` normalises what the operator typed.
+/// Upper-cased and trimmed, as `approve_code` normalises what the operator typed (codes are
+/// ASCII; anything else can never match).
 pub fn normalise(code: &str) -> String {
-    code.trim().to_uppercase()
+    code.trim().to_ascii_uppercase()
 }
 
 fn hex(bytes: &[u8]) -> String {

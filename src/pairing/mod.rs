@@ -8,7 +8,6 @@ pub mod cli;
 pub mod code;
 pub mod store;
 
-use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
@@ -27,10 +26,11 @@ pub const TOO_MANY: &str = "Too many pairing requests right now~ Please try agai
 
 type Stamp = (SystemTime, u64);
 /// A file's stamp when read, and the approved ids or why it could not be read.
-type Cached = (Option<Stamp>, Result<BTreeSet<String>, String>);
+type Cached = (PathBuf, Option<Stamp>, Result<Vec<String>, String>);
 
-/// The approved ids per file, with the stamp they were read at.
-static APPROVED: Mutex<Option<HashMap<PathBuf, Cached>>> = Mutex::new(None);
+/// The approved ids (sorted) per file, with the stamp they were read at: one entry per
+/// platform's file.
+static APPROVED: Mutex<Vec<Cached>> = Mutex::new(Vec::new());
 
 /// True when pairing approved `user_id` on `platform`. A malformed or unreadable file means
 /// "not approved" and is logged once per version of the file.
@@ -38,21 +38,28 @@ pub fn is_approved(home: &Path, platform: &str, user_id: &str) -> bool {
     let store = Store::open(home);
     let path = store.approved_path(platform);
     let stamp = std::fs::metadata(&path).ok().map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len()));
-    let mut guard = APPROVED.lock().unwrap_or_else(|e| e.into_inner());
-    let cache = guard.get_or_insert_with(HashMap::new);
-    let fresh = matches!(cache.get(&path), Some((s, _)) if *s == stamp && stamp.is_some());
-    if !fresh {
+    let mut cache = APPROVED.lock().unwrap_or_else(|e| e.into_inner());
+    let at = match cache.iter().position(|(p, ..)| *p == path) {
+        Some(i) => i,
+        None => {
+            cache.push((path, None, Ok(Vec::new())));
+            cache.len() - 1
+        }
+    };
+    let entry = &mut cache[at];
+    if entry.1 != stamp || stamp.is_none() {
         let read = if stamp.is_none() {
-            Ok(BTreeSet::new())
+            Ok(Vec::new())
         } else {
-            store.approved(platform).map(|v| v.into_iter().map(|a| a.user_id).collect())
+            store.approved(platform).map(|v| crate::sorted::unique(v.into_iter().map(|a| a.user_id)))
         };
         if let Err(e) = &read {
             log::warn!("pairing: {e}; no user is approved by pairing on {platform} until it is fixed");
         }
-        cache.insert(path.clone(), (stamp, read));
+        entry.1 = stamp;
+        entry.2 = read;
     }
-    matches!(cache.get(&path), Some((_, Ok(ids))) if ids.contains(user_id))
+    matches!(&entry.2, Ok(ids) if ids.binary_search_by(|id| id.as_str().cmp(user_id)).is_ok())
 }
 
 /// Every problem with the pairing files (for `config check`).

@@ -106,7 +106,7 @@ impl Store {
 
     /// Platforms that have a pending or approved file, sorted.
     pub fn platforms(&self) -> Vec<String> {
-        let mut out: Vec<String> = std::fs::read_dir(&self.dir)
+        let out: Vec<String> = std::fs::read_dir(&self.dir)
             .into_iter()
             .flatten()
             .flatten()
@@ -115,9 +115,7 @@ impl Store {
                 name.strip_suffix("-pending.json").or(name.strip_suffix("-approved.json")).map(str::to_string)
             })
             .collect();
-        out.sort();
-        out.dedup();
-        out
+        crate::sorted::unique(out)
     }
 
     /// True when `user_id` asked for a code less than 10 minutes ago. An unreadable rate-limit
@@ -204,9 +202,8 @@ impl Store {
         entry.insert("approved_at".into(), Value::Number(Number::F64(now)));
         approved.insert(p.user_id.clone(), Value::Object(entry));
         save(&approved_path, &approved)?;
-        raw.remove(&id);
-        // Older requests of the same user are replaced by this approval.
-        raw.retain(|_, v| obj_str(v, "user_id").as_deref() != Some(p.user_id.as_str()));
+        // This request, and older ones of the same user, are replaced by the approval.
+        keep(&mut raw, &|k, v| k != id && obj_str(v, "user_id").as_deref() != Some(p.user_id.as_str()));
         save(&path, &raw)?;
         Ok(Approval::Approved { user_id: p.user_id, user_name: p.user_name })
     }
@@ -229,7 +226,7 @@ impl Store {
     pub fn revoke(&self, platform: &str, user_id: &str) -> Result<bool, String> {
         let path = self.approved_path(platform);
         let mut approved = load_objects(&path, "user ids mapping to {user_name, approved_at}")?;
-        if approved.remove(user_id).is_none() {
+        if !keep(&mut approved, &|k, _| k != user_id) {
             return Ok(false);
         }
         save(&path, &approved)?;
@@ -253,12 +250,18 @@ impl Store {
 }
 
 fn drop_expired(raw: &mut Object, now: f64) -> bool {
-    let before = raw.len();
-    raw.retain(|_, v| match v {
+    keep(raw, &|_, v| match v {
         Value::Object(o) => number(o.get("created_at")).is_some_and(|t| now - t <= CODE_TTL),
         _ => false,
-    });
-    raw.len() != before
+    })
+}
+
+/// Keeps the entries `keep` accepts; true when any was dropped. One non-generic helper: each
+/// closure handed to `BTreeMap::retain` or a `remove` costs kilobytes of binary.
+fn keep(obj: &mut Object, keep: &dyn Fn(&str, &Value) -> bool) -> bool {
+    let before = obj.len();
+    obj.retain(|k, v| keep(k, v));
+    obj.len() != before
 }
 
 fn salts_of(raw: &Object) -> Vec<(String, String)> {

@@ -41,8 +41,7 @@ pub fn command_key(name: &str) -> String {
 /// command wins.
 pub fn scan(home: &Path) -> Vec<Skill> {
     let mut files = Vec::new();
-    walk(&home.join("skills"), 0, &mut files);
-    files.sort();
+    walk(&home.join("skills"), 0, &mut files); // in path order
     let mut skills: Vec<Skill> = Vec::new();
     for path in files {
         if skills.len() >= MAX_SKILLS {
@@ -52,15 +51,17 @@ pub fn scan(home: &Path) -> Vec<Skill> {
         match read_head(&path) {
             Ok(head) => {
                 let skill = from_text(&path, &head);
-                if skill.command.is_empty() || skills.iter().any(|s| s.command == skill.command) {
+                if skill.command.is_empty() {
                     continue;
                 }
-                skills.push(skill);
+                // Sorted by command as they come; the first of two with one command wins.
+                if let Err(at) = skills.binary_search_by(|s| s.command.cmp(&skill.command)) {
+                    skills.insert(at, skill);
+                }
             }
             Err(e) => log::warn!("skills: {}: {e}", path.display()),
         }
     }
-    skills.sort_by(|a, b| a.command.cmp(&b.command));
     skills
 }
 
@@ -68,16 +69,11 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
     if depth > MAX_DEPTH || out.len() >= MAX_SKILLS * 2 {
         return;
     }
-    let Ok(entries) = fs::read_dir(dir) else { return };
-    let mut entries: Vec<_> = entries.flatten().collect();
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
+    for name in sorted_names(dir) {
+        let path = dir.join(&name);
         if name.starts_with('.') {
             continue; // .git, .github, .hub
         }
-        let path = entry.path();
         let Ok(meta) = fs::metadata(&path) else { continue };
         if meta.is_dir() {
             walk(&path, depth + 1, out);
@@ -194,10 +190,8 @@ fn list_files(root: &Path, dir: &Path, depth: usize, out: &mut Vec<String>) {
     if depth > MAX_DEPTH || out.len() >= MAX_SUPPORTING {
         return;
     }
-    let Ok(entries) = fs::read_dir(dir) else { return };
-    let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).collect();
-    paths.sort();
-    for path in paths {
+    for name in sorted_names(dir) {
+        let path = dir.join(name);
         if out.len() >= MAX_SUPPORTING {
             return;
         }
@@ -207,6 +201,13 @@ fn list_files(root: &Path, dir: &Path, depth: usize, out: &mut Vec<String>) {
             out.push(rel.to_string_lossy().into_owned());
         }
     }
+}
+
+/// The names in `dir`, sorted; names that are not UTF-8 are skipped (a skill is addressed by
+/// its name in chat, so such a name could not be typed anyway).
+fn sorted_names(dir: &Path) -> Vec<String> {
+    let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
+    crate::sorted::unique(entries.flatten().filter_map(|e| e.file_name().into_string().ok()))
 }
 
 /// The last scan, for the home it was made of.

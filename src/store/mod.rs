@@ -16,6 +16,7 @@ mod schema;
 pub mod sessions;
 pub mod state;
 
+use std::any::Any;
 use std::path::Path;
 use std::thread;
 
@@ -60,6 +61,8 @@ impl From<rusqlite::Error> for StoreError {
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+/// A store call with its result type erased (see [`Store::call_erased`]).
+type Erased = Box<dyn FnOnce(&Transaction) -> rusqlite::Result<Box<dyn Any + Send>> + Send>;
 
 /// A handle to the store thread. Cheap to clone.
 #[derive(Clone)]
@@ -93,6 +96,14 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Transaction) -> rusqlite::Result<T> + Send + 'static,
     {
+        let erased: Erased = Box::new(move |tx| f(tx).map(|v| Box::new(v) as Box<dyn Any + Send>));
+        let value = self.call_erased(erased).await?;
+        Ok(*value.downcast::<T>().expect("a store call returns the type it was given"))
+    }
+
+    /// [`Store::call`] without its types: one copy of the channel and await code serves every
+    /// call site (generic copies of it cost tens of KiB of binary).
+    async fn call_erased(&self, f: Erased) -> Result<Box<dyn Any + Send>> {
         let (reply_tx, reply_rx) = async_channel::bounded(1);
         let job: Job = Box::new(move |conn| {
             let result = run_in_transaction(conn, f);

@@ -82,9 +82,7 @@ pub fn tier(config: &Config, source: &Source) -> Tier {
         cmds = command_list(config, p, "group_user_allowed_commands");
     }
     let configured = !cmds.is_empty();
-    cmds.extend(FLOOR.iter().map(|s| s.to_string()));
-    cmds.sort();
-    cmds.dedup();
+    let cmds = crate::sorted::unique(cmds.into_iter().chain(FLOOR.iter().map(|s| s.to_string())));
     Tier::User { commands: cmds, configured }
 }
 
@@ -121,7 +119,8 @@ fn denial(name: &str, tier: &Tier) -> String {
 /// True when the sender may run `cmd` here; otherwise the denial was sent. Built-ins and quick
 /// commands are gated; other names (skills, unknown) pass on to their handlers.
 pub async fn gate(state: &ActorState, row: &InboxRow, cmd: &Command) -> bool {
-    let known = registry::find(&cmd.name).is_some() || state.gw.config.commands.quick_commands.contains_key(&cmd.name);
+    let known = registry::find(&cmd.name).is_some()
+        || state.gw.config.commands.quick_commands.iter().any(|(n, _)| *n == cmd.name);
     if !known {
         return true;
     }
@@ -214,7 +213,7 @@ mod tests {
             "⛔ /new is admin-only here. You can run: /help, /status, /whoami. Use /whoami for the full list."
         );
         let mut top = crate::test_util::config(&[]);
-        top.access.platform_keys.entry("telegram".into()).or_default().insert("allow_admin_from".into(), "9".into());
+        top.access.platform_keys.insert("telegram.allow_admin_from".into(), "9".into());
         assert_eq!(tier(&top, &src(true, "9")), Tier::Admin, "top-level <platform>: block");
         assert!(whoami(&top, &src(true, "5")).contains("Tier: user"));
     }

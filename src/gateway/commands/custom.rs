@@ -2,12 +2,10 @@
 //! (`/<skill-name> [args]`, /reload-skills). Built-ins always win over both (CAC §4.1 items
 //! 6 and 8); quick commands win over skills of the same name.
 
-use std::io::Read;
-use std::process::{Command as Process, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::registry::{self, CommandDef};
+use super::shell::{self, Exec};
 use super::{After, Command};
 use crate::config::QuickCommand;
 use crate::gateway::Gateway;
@@ -35,8 +33,9 @@ const MENU_ABOUT_MAX: usize = 256;
 
 /// The quick command a typed name means (`/my_cmd` also finds `my-cmd` and back).
 fn quick<'a>(gw: &'a Gateway, typed: &str) -> Option<&'a QuickCommand> {
-    let qc = &gw.config.commands.quick_commands;
-    qc.get(typed).or_else(|| qc.get(&typed.replace('_', "-"))).or_else(|| qc.get(&typed.replace('-', "_")))
+    let (dashed, underscored) = (typed.replace('_', "-"), typed.replace('-', "_"));
+    let names = [typed, dashed.as_str(), underscored.as_str()];
+    names.iter().find_map(|n| gw.config.commands.quick_commands.iter().find(|(name, _)| name == n).map(|(_, qc)| qc))
 }
 
 /// An alias quick command's target, when `cmd` is one and no built-in has its name. A target
@@ -106,7 +105,7 @@ fn reload_text(count: usize) -> String {
 async fn run_quick(gw: &Gateway, command: &str) -> String {
     let env = quick_env(gw);
     let command = command.to_string();
-    let outcome = crate::runtime::blocking(move || run_exec(&command, &env, QUICK_TIMEOUT)).await;
+    let outcome = crate::runtime::blocking(move || shell::run(&command, &env, QUICK_TIMEOUT, OUTPUT_CAP * 4 + 4)).await;
     match outcome {
         Exec::Output(text) if text.trim().is_empty() => NO_OUTPUT.into(),
         Exec::Output(text) => cap(&postprocess::redact(text.trim(), &gw.secrets)),
@@ -125,11 +124,18 @@ fn cap(text: &str) -> String {
 /// The environment of a quick command: the gateway's environment without secrets (names that
 /// look like credentials, and any value the gateway knows to be secret), plus `HERMES_HOME`.
 fn quick_env(gw: &Gateway) -> Vec<(String, String)> {
-    let mut env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
-    env.extend(gw.config.env.iter().map(|(k, v)| (k.clone(), v.clone())));
-    env.retain(|k, v| !secret_name(k) && !gw.secrets.iter().any(|s| s.len() >= 6 && v.contains(s.as_str())));
-    env.insert("HERMES_HOME".into(), gw.config.home.display().to_string());
-    env.into_iter().collect()
+    // `config.env` is the process environment with `.env` and config.yaml merged in.
+    let mut env: Vec<(String, String)> = gw
+        .config
+        .env
+        .iter()
+        .filter(|(k, v)| {
+            *k != "HERMES_HOME" && !secret_name(k) && !gw.secrets.iter().any(|s| s.len() >= 6 && v.contains(s.as_str()))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    env.push(("HERMES_HOME".into(), gw.config.home.display().to_string()));
+    env
 }
 
 /// Variable names that carry credentials.
@@ -137,87 +143,6 @@ fn secret_name(name: &str) -> bool {
     let n = name.to_ascii_uppercase();
     ["_TOKEN", "_KEY", "_SECRET", "_PASSWORD", "_PASSWD", "_CREDENTIALS"].iter().any(|s| n.ends_with(s))
         || ["TOKEN", "SECRET", "PASSWORD", "API_KEY", "PRIVATE_KEY"].iter().any(|s| n.contains(s))
-}
-
-/// How a quick command ended.
-#[derive(Debug, PartialEq, Eq)]
-enum Exec {
-    Output(String),
-    TimedOut,
-    Failed(String),
-}
-
-/// Runs `sh -c command` in its own process group with exactly `env`; after `timeout` the
-/// whole group is killed. Output beyond the cap is read and dropped so the child never blocks.
-fn run_exec(command: &str, env: &[(String, String)], timeout: Duration) -> Exec {
-    use std::os::unix::process::CommandExt;
-    let spawned = Process::new("sh")
-        .arg("-c")
-        .arg(command)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn();
-    let mut child = match spawned {
-        Ok(c) => c,
-        Err(e) => return Exec::Failed(e.to_string()),
-    };
-    let (tx, rx) = mpsc::channel();
-    for (which, pipe) in [
-        (0, child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>)),
-        (1, child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>)),
-    ] {
-        let Some(pipe) = pipe else { continue };
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            let _ = tx.send((which, read_capped(pipe)));
-        });
-    }
-    drop(tx);
-    let deadline = Instant::now() + timeout;
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if Instant::now() >= deadline => {
-                // SAFETY: kill(2) on the child's own process group (pgid = its pid).
-                unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-                let _ = child.wait();
-                return Exec::TimedOut;
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Exec::Failed(e.to_string()),
-        }
-    }
-    // A background grandchild may keep a pipe open: wait a little, then use what was read.
-    let mut out = [String::new(), String::new()];
-    let grace = Instant::now() + Duration::from_secs(2);
-    for _ in 0..2 {
-        match rx.recv_timeout(grace.saturating_duration_since(Instant::now())) {
-            Ok((i, text)) => out[i] = text,
-            Err(_) => break,
-        }
-    }
-    let [stdout, stderr] = out;
-    Exec::Output(if stdout.trim().is_empty() { stderr } else { stdout })
-}
-
-fn read_capped(mut pipe: impl Read) -> String {
-    let limit = OUTPUT_CAP * 4 + 4;
-    let mut kept = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        match pipe.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                let room = limit.saturating_sub(kept.len());
-                kept.extend_from_slice(&buf[..n.min(room)]);
-            }
-        }
-    }
-    String::from_utf8_lossy(&kept).into_owned()
 }
 
 /// Menu entries for quick commands and skills, within Telegram's limits and after the
@@ -288,36 +213,6 @@ pub fn catalog(gw: &Gateway) -> (Vec<String>, Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env() -> Vec<(String, String)> {
-        vec![("PATH".into(), std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into()))]
-    }
-
-    #[test]
-    fn exec_gives_stdout_else_stderr() {
-        assert_eq!(run_exec("echo hello", &env(), QUICK_TIMEOUT), Exec::Output("hello\n".into()));
-        assert_eq!(run_exec("echo oops >&2; exit 3", &env(), QUICK_TIMEOUT), Exec::Output("oops\n".into()));
-    }
-
-    #[test]
-    fn exec_times_out_and_kills_the_whole_group() {
-        let dir = crate::test_util::temp_dir("quick-timeout");
-        let marker = dir.join("survived");
-        let cmd = format!("(sleep 2; touch {}) & sleep 60", marker.display());
-        assert_eq!(run_exec(&cmd, &env(), Duration::from_millis(300)), Exec::TimedOut);
-        std::thread::sleep(Duration::from_secs(3));
-        assert!(!marker.exists(), "a child of the timed-out command kept running");
-        let _ = std::fs::remove_dir_all(dir);
-    }
-
-    #[test]
-    fn exec_sees_only_the_given_environment() {
-        let mut e = env();
-        e.push(("ONLY_THIS".into(), "yes".into()));
-        let Exec::Output(out) = run_exec("env", &e, QUICK_TIMEOUT) else { panic!() };
-        assert!(out.contains("ONLY_THIS=yes"));
-        assert!(!out.contains("HOME="), "{out}");
-    }
 
     #[test]
     fn secret_names_are_recognised() {

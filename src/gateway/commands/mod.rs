@@ -13,6 +13,7 @@ mod history;
 pub mod registry;
 pub mod session;
 pub mod settings;
+mod shell;
 
 use super::actor::ActorState;
 use super::texts;

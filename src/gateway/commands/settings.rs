@@ -235,12 +235,11 @@ async fn sethome(state: &ActorState, row: &InboxRow) -> String {
         log::error!("cannot write {}: {e}", path.display());
         return format!("❌ Could not save the home channel: {e}");
     }
-    state
-        .gw
-        .overrides
-        .borrow_mut()
-        .home_channels
-        .insert(state.platform.clone(), (source.chat_id.clone(), source.thread_id.clone()));
+    {
+        let mut o = state.gw.overrides.borrow_mut();
+        o.home_channels.retain(|(p, ..)| *p != state.platform);
+        o.home_channels.push((state.platform.clone(), source.chat_id.clone(), source.thread_id.clone()));
+    }
     let name = source.chat_name.clone().unwrap_or_else(|| source.chat_id.clone());
     format!(
         "✅ Home channel set to {name} (ID: {}).\nCron jobs and cross-platform messages will be delivered here.",
@@ -399,11 +398,17 @@ async fn platform(state: &ActorState, row: &InboxRow, args: &str) -> String {
             format!("{name} can't pause itself: you could not send /platform resume. Pause it from another platform.")
         }
         ["pause", name] => {
-            gw.overrides.borrow_mut().paused.insert(name.to_string());
+            crate::sorted::insert(&mut gw.overrides.borrow_mut().paused, name.to_string());
             format!("⏸ {name} paused: its new messages wait until /platform resume {name}.")
         }
         ["resume", name] => {
-            if !gw.overrides.borrow_mut().paused.remove(*name) {
+            let was_paused = {
+                let mut o = gw.overrides.borrow_mut();
+                let before = o.paused.len();
+                o.paused.retain(|p| p != name);
+                o.paused.len() != before
+            };
+            if !was_paused {
                 return format!("{name} is not paused.");
             }
             let platform = name.to_string();
