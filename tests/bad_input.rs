@@ -97,3 +97,20 @@ fn garbage_from_the_model_gets_a_clear_reply() {
     tg.wait_sent(WAIT, |m| m.chat_id == 42 && m.text == "echo: again").expect("next turn works");
     assert!(gw.output().contains("model call failed"), "{}", gw.output());
 }
+
+#[test]
+fn a_malformed_env_line_is_located_and_never_opens_the_bot() {
+    let tg = FakeTelegram::start();
+    let llm = FakeLlm::start();
+    let home = HermesHome::standard(&tg, &llm, "42");
+    let env = home.read_file(".env");
+    // Meant to open the bot to everyone, but not an assignment: it must not count as "true".
+    home.write_env(&format!("{env}GATEWAY_ALLOW_ALL_USERS true\n"));
+    let out = run_cli(bin(), &home, &["config", "check"], &[]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(78), "{text}");
+    assert!(text.contains(".env:5") && text.contains("expected KEY=VALUE"), "{text}");
+    let out = run_cli(bin(), &home, &["gateway", "run", "--allow-root"], &[]);
+    assert_eq!(out.status.code(), Some(78), "the gateway ran with a broken .env");
+    assert!(tg.calls_of("getUpdates").is_empty(), "it polled Telegram with a broken .env");
+}
