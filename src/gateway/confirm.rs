@@ -1,7 +1,7 @@
 //! Prompts that wait for the user's answer, at most one per session key (M11 step 3).
 //!
 //! A prompt lives in the `kv` table (`prompt:<session key>`), so it survives the session's actor
-//! going idle and a restart, and a test can age it. Today the only kind is the destructive
+//! going idle and a restart. Today the only kind is the destructive
 //! confirm of `/new`, `/reset` and `/undo` (CAC §4.1); dangerous-command approvals join as
 //! another [`Kind`] with the same answers.
 //!
@@ -14,7 +14,9 @@
 
 use hermes_platform::{Button, EventKind};
 use miniserde::{Deserialize, Serialize};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::Transaction;
+
+use crate::store::state;
 
 /// How long a prompt waits (Hermes: 300 s, `tools/slash_confirm.py:48`).
 pub const EXPIRY_SECONDS: f64 = 300.0;
@@ -148,18 +150,13 @@ pub fn put(tx: &Transaction, session_key: &str, prompt: &Prompt) -> rusqlite::Re
         nonce: prompt.nonce.clone(),
         message_id: prompt.message_id.clone(),
     };
-    tx.execute(
-        "INSERT INTO kv(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        params![kv_key(session_key), miniserde::json::to_string(&stored)],
-    )?;
-    Ok(())
+    state::kv_set(tx, &kv_key(session_key), &miniserde::json::to_string(&stored))
 }
 
 /// The key's pending prompt, expired or not.
 pub fn get(tx: &Transaction, session_key: &str) -> rusqlite::Result<Option<Prompt>> {
-    let value: Option<Option<String>> =
-        tx.query_row("SELECT value FROM kv WHERE key = ?1", [kv_key(session_key)], |r| r.get(0)).optional()?;
-    let Some(stored) = value.flatten().and_then(|v| miniserde::json::from_str::<Stored>(&v).ok()) else {
+    let value = state::kv_get(tx, &kv_key(session_key))?;
+    let Some(stored) = value.and_then(|v| miniserde::json::from_str::<Stored>(&v).ok()) else {
         return Ok(None);
     };
     let kind = match stored.kind.as_str() {
@@ -176,8 +173,7 @@ pub fn get(tx: &Transaction, session_key: &str) -> rusqlite::Result<Option<Promp
 }
 
 pub fn remove(tx: &Transaction, session_key: &str) -> rusqlite::Result<()> {
-    tx.execute("DELETE FROM kv WHERE key = ?1", [kv_key(session_key)])?;
-    Ok(())
+    state::kv_remove(tx, &kv_key(session_key))
 }
 
 /// Who answers and how: the sender, the nonce of a pressed button, the message reacted to.
@@ -206,17 +202,11 @@ pub fn take(tx: &Transaction, session_key: &str, who: &Answerer, now: f64) -> ru
 
 /// True when the user chose "Always": destructive commands run without asking.
 pub fn gate_off(tx: &Transaction) -> rusqlite::Result<bool> {
-    let v: Option<Option<String>> =
-        tx.query_row("SELECT value FROM kv WHERE key = ?1", [GATE_OFF_KEY], |r| r.get(0)).optional()?;
-    Ok(v.flatten().is_some_and(|v| v == "1"))
+    Ok(state::kv_get(tx, GATE_OFF_KEY)?.is_some_and(|v| v == "1"))
 }
 
 pub fn set_gate_off(tx: &Transaction) -> rusqlite::Result<()> {
-    tx.execute(
-        "INSERT INTO kv(key, value) VALUES (?1, '1') ON CONFLICT(key) DO UPDATE SET value = '1'",
-        [GATE_OFF_KEY],
-    )?;
-    Ok(())
+    state::kv_set(tx, GATE_OFF_KEY, "1")
 }
 
 #[cfg(test)]

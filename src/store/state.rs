@@ -16,3 +16,22 @@ pub fn set_cursor(tx: &Transaction, platform: &str, cursor: &str, now: f64) -> r
     )?;
     Ok(())
 }
+
+/// The `kv` value of `key`.
+pub fn kv_get(tx: &Transaction, key: &str) -> rusqlite::Result<Option<String>> {
+    tx.query_row("SELECT value FROM kv WHERE key = ?1", [key], |r| r.get(0)).optional().map(Option::flatten)
+}
+
+/// Sets `key` in `kv`, replacing its value.
+pub fn kv_set(tx: &Transaction, key: &str, value: &str) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO kv(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
+pub fn kv_remove(tx: &Transaction, key: &str) -> rusqlite::Result<()> {
+    tx.execute("DELETE FROM kv WHERE key = ?1", [key])?;
+    Ok(())
+}
