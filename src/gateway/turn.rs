@@ -13,7 +13,6 @@ use hermes_platform::ChatRef;
 use smol::Timer;
 
 use super::actor::{ActorState, Pending};
-use super::commands::settings::{SessionPrefs, session_prefs};
 use super::postprocess::{is_silence, redact};
 use super::stream::{ReplyStream, StreamSettings};
 use super::{Gateway, session, session_key, texts, watchdog};
@@ -286,7 +285,7 @@ enum Begin {
     Ready {
         live: session::Live,
         /// The session's `/personality` and `/reasoning`.
-        prefs: SessionPrefs,
+        prefs: sessions::Prefs,
         /// Outbox rows of an earlier attempt of this turn.
         earlier: Vec<OutboxRow>,
         /// The answer an earlier attempt stored but may not have delivered.
@@ -326,7 +325,7 @@ fn begin(
     let now = store::now();
     let live = session::ensure(tx, key, source, policy, now)?;
     let sid = live.session.id.clone();
-    let prefs = session_prefs(tx, &sid)?;
+    let prefs = sessions::prefs(tx, &sid)?;
     let earlier = outbox::with_prefix(tx, prefix)?;
     let primary = ids[0];
     if let Some(answer) = messages::final_for_inbox(tx, &sid, primary)? {

@@ -207,6 +207,27 @@ pub fn title_owner(tx: &Transaction, title: &str) -> rusqlite::Result<Option<Str
     tx.query_row("SELECT id FROM sessions WHERE title = ?1", [title], |r| r.get(0)).optional()
 }
 
+/// A session's own settings from the chat commands.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Prefs {
+    /// `/personality`: a key of `agent.personalities`.
+    pub personality: Option<String>,
+    /// `/reasoning`: sent as `reasoning_effort`.
+    pub reasoning: Option<String>,
+    /// `/yolo`: approvals are skipped.
+    pub yolo: bool,
+}
+
+/// Reads a session's [`Prefs`] (defaults when the row is gone).
+pub fn prefs(tx: &Transaction, session_id: &str) -> rusqlite::Result<Prefs> {
+    let found = tx
+        .query_row("SELECT personality, reasoning, yolo FROM sessions WHERE id = ?1", [session_id], |r| {
+            Ok(Prefs { personality: r.get(0)?, reasoning: r.get(1)?, yolo: r.get::<_, i64>(2)? != 0 })
+        })
+        .optional()?;
+    Ok(found.unwrap_or_default())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

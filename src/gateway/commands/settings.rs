@@ -9,7 +9,7 @@
 //! `/platform resume` routes them. The platform the command comes from cannot be paused, since
 //! its `/platform resume` could then never be read.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::params;
 
 use super::registry::CommandDef;
 use super::{After, Command, usage};
@@ -44,27 +44,6 @@ const MODEL_BUSY: &str = "⏳ Agent is running — wait or /stop first, then swi
 const RESTARTING: &str = "♻ Restarting gateway. If you aren't notified within 60 seconds, restart from the console \
 with `hermes gateway restart`.";
 
-/// A session's own settings from the chat commands.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SessionPrefs {
-    /// `/personality`: a key of `agent.personalities`.
-    pub personality: Option<String>,
-    /// `/reasoning`: sent as `reasoning_effort`.
-    pub reasoning: Option<String>,
-    /// `/yolo`: approvals are skipped.
-    pub yolo: bool,
-}
-
-/// Reads a session's [`SessionPrefs`] (defaults when the row is gone).
-pub fn session_prefs(tx: &Transaction, session_id: &str) -> rusqlite::Result<SessionPrefs> {
-    let found = tx
-        .query_row("SELECT personality, reasoning, yolo FROM sessions WHERE id = ?1", [session_id], |r| {
-            Ok(SessionPrefs { personality: r.get(0)?, reasoning: r.get(1)?, yolo: r.get::<_, i64>(2)? != 0 })
-        })
-        .optional()?;
-    Ok(found.unwrap_or_default())
-}
-
 /// Whether this chat's live session has `/yolo` on (for `/status`).
 pub async fn yolo_on(state: &ActorState) -> bool {
     let key = state.key.clone();
@@ -72,7 +51,7 @@ pub async fn yolo_on(state: &ActorState) -> bool {
         .gw
         .store
         .call(move |tx| match sessions::live_for_key(tx, &key)? {
-            Some(s) => Ok(session_prefs(tx, &s.id)?.yolo),
+            Some(s) => Ok(sessions::prefs(tx, &s.id)?.yolo),
             None => Ok(false),
         })
         .await;
@@ -267,7 +246,7 @@ async fn personality(state: &ActorState, row: &InboxRow, args: &str) -> String {
     let arg = args.trim().to_lowercase();
     if arg.is_empty() {
         let current = match live_session(state).await {
-            Some(s) => state.gw.store.call(move |tx| session_prefs(tx, &s.id)).await.ok().and_then(|p| p.personality),
+            Some(s) => state.gw.store.call(move |tx| sessions::prefs(tx, &s.id)).await.ok().and_then(|p| p.personality),
             None => None,
         };
         return personality_list(state, current.as_deref());
@@ -292,7 +271,9 @@ async fn reasoning(state: &ActorState, row: &InboxRow, args: &str) -> String {
     match arg.as_str() {
         "" | "show" | "hide" => {
             let current = match live_session(state).await {
-                Some(s) => state.gw.store.call(move |tx| session_prefs(tx, &s.id)).await.ok().and_then(|p| p.reasoning),
+                Some(s) => {
+                    state.gw.store.call(move |tx| sessions::prefs(tx, &s.id)).await.ok().and_then(|p| p.reasoning)
+                }
                 None => None,
             };
             let mut text = format!(
@@ -327,7 +308,7 @@ async fn yolo(state: &ActorState, row: &InboxRow) -> String {
         .store
         .call(move |tx| {
             let live = session::ensure(tx, &key, &source, &policy, store::now())?;
-            let on = !session_prefs(tx, &live.session.id)?.yolo;
+            let on = !sessions::prefs(tx, &live.session.id)?.yolo;
             tx.execute("UPDATE sessions SET yolo = ?2 WHERE id = ?1", params![live.session.id, on as i64])?;
             Ok(on)
         })
