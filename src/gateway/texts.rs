@@ -33,6 +33,11 @@ pub const RESUME_NOTE: &str = "[The previous attempt to answer this message was 
 /// M20 watchdog texts (GC §1.8.4).
 pub const INACTIVITY_TIMEOUT_HINT: &str = "To increase the limit, set agent.gateway_timeout in config.yaml.";
 
+/// GC §2.10: a title another session holds.
+pub fn title_in_use(title: &str, owner: &str) -> String {
+    format!("Title '{title}' is already in use by session {owner}.")
+}
+
 /// M19.
 pub fn busy_command(command: &str) -> String {
     format!("⏳ Agent is running — /{command} can't run mid-turn. Wait for the current response or /stop first.")

@@ -7,7 +7,7 @@
 use super::registry::CommandDef;
 use super::{After, Command, usage};
 use crate::gateway::actor::ActorState;
-use crate::gateway::{session, session_key};
+use crate::gateway::{session, session_key, texts};
 use crate::store::history::{self, SearchHit, SessionSummary, TitleError};
 use crate::store::inbox::InboxRow;
 use crate::store::sessions::sanitize_title;
@@ -72,7 +72,7 @@ async fn title(state: &ActorState, row: &InboxRow, args: &str) -> Reply {
         .await?;
     Ok(match result {
         Ok(()) => format!("✏️ Session title set: {name}"),
-        Err(TitleError::InUse(id)) => format!("Title '{name}' is already in use by session {id}."),
+        Err(TitleError::InUse(id)) => texts::title_in_use(&name, &id),
         Err(TitleError::NoSession) => "No active session to title.".into(),
     })
 }
@@ -189,9 +189,7 @@ async fn branch(state: &ActorState, args: &str) -> Reply {
         .await?;
     Ok(match (outcome, name) {
         (Err(None), _) => "Nothing to branch yet: this session has no messages.".into(),
-        (Err(Some(holder)), t) => {
-            format!("Title '{}' is already in use by session {holder}.", t.unwrap_or_default())
-        }
+        (Err(Some(holder)), t) => texts::title_in_use(&t.unwrap_or_default(), &holder),
         (Ok(n), name) => {
             let named = name.map(|t| format!(" \"{t}\"")).unwrap_or_default();
             format!(

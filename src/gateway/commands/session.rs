@@ -189,12 +189,7 @@ async fn title_problem(state: &ActorState, args: &str) -> Option<String> {
     };
     let t = title.clone();
     let owner = state.gw.store.call(move |tx| sessions::title_owner(tx, &t)).await.ok().flatten()?;
-    Some(in_use(&title, &owner))
-}
-
-/// GC §2.10.
-fn in_use(title: &str, owner: &str) -> String {
-    format!("Title '{title}' is already in use by session {owner}")
+    Some(texts::title_in_use(&title, &owner))
 }
 
 /// Ends the session (`/new`, `/reset`); a title goes on the next one.
@@ -218,7 +213,7 @@ async fn reset(state: &ActorState, row: &InboxRow, command: &str, args: &str) {
     let done = state.gw.store.call(move |tx| session::rotate(tx, &key, &source, "new", Some(t), store::now())).await;
     let text = match done {
         Ok(Ok(())) => format!("{base}\nTitle: {title}"),
-        Ok(Err(owner)) => in_use(&title, &owner),
+        Ok(Err(owner)) => texts::title_in_use(&title, &owner),
         Err(e) => {
             log::error!("resetting {}: {e}", state.key);
             texts::internal_error("store")
