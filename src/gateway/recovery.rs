@@ -77,6 +77,8 @@ pub async fn platform_ready(gw: &Rc<Gateway>, platform: &str) {
         log::info!("{platform}: recovered {resumed} unfinished message(s)");
     }
     gw.set_ready(platform);
+    // Sessions that expired while the gateway was down end now, with their notice.
+    super::session::sweep(gw, Some(platform)).await;
     // Batches journaled while recovery ran were held back; route them now.
     let name = platform.to_string();
     if let Ok(rows) = gw

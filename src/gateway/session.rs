@@ -95,44 +95,41 @@ pub async fn end(store: &Store, key: &str, reason: &str) -> Result<bool, StoreEr
 
 /// How often the watcher looks for expired sessions (M5; Hermes' `_session_expiry_watcher`).
 const WATCH_EVERY: Duration = Duration::from_secs(300);
-/// Right after start, sessions of platforms still connecting are looked at again this soon.
-const WATCH_RETRY: Duration = Duration::from_secs(2);
-/// How long after start a platform may still be connecting.
-const STARTUP: Duration = Duration::from_secs(60);
 
-/// The reset watcher: every 5 minutes (and once at start, when sessions may have expired while
-/// the gateway was down) it ends the live sessions the policy says expired, unless their actor
-/// is working, and sends each chat the auto-reset notice once. Ending the session here means
-/// the next message finds no live session and sends no second notice.
+/// The reset watcher: every 5 minutes it ends the live sessions the policy says expired. Each
+/// platform also gets a sweep when it connects ([`sweep`] from recovery), for sessions that
+/// expired while the gateway was down.
 pub async fn watch_resets(gw: Rc<Gateway>) {
     if matches!(gw.config.session_reset.mode, ResetMode::None) {
         return;
     }
     loop {
-        let deferred = match sweep(&gw).await {
-            Ok(deferred) => deferred,
-            Err(e) => {
-                log::warn!("reset watcher: {e}");
-                false
-            }
-        };
-        let wait = if deferred && gw.uptime() < STARTUP { WATCH_RETRY } else { WATCH_EVERY };
-        smol::Timer::after(wait).await;
+        smol::Timer::after(WATCH_EVERY).await;
+        sweep(&gw, None).await;
     }
 }
 
-/// One pass of the watcher; true when some sessions wait for their platform to connect.
-async fn sweep(gw: &Rc<Gateway>) -> Result<bool, StoreError> {
+/// Ends the expired live sessions of connected platforms (of `only`, if given), unless their
+/// actor is working, and sends each chat the auto-reset notice once. Ending the session here
+/// means the next message finds no live session and sends no second notice.
+pub async fn sweep(gw: &Rc<Gateway>, only: Option<&str>) {
+    if matches!(gw.config.session_reset.mode, ResetMode::None) {
+        return;
+    }
+    if let Err(e) = sweep_once(gw, only).await {
+        log::warn!("reset watcher: {e}");
+    }
+}
+
+async fn sweep_once(gw: &Rc<Gateway>, only: Option<&str>) -> Result<(), StoreError> {
     let policy = gw.config.session_reset.clone();
     let now = clock::now();
     let live = gw.store.call(sessions::live_all).await?;
-    let mut deferred = false;
     for s in live {
-        let Some(reason) = expired(&policy, s.updated_at, now) else { continue };
-        if !gw.is_ready(&s.platform) {
-            deferred = true;
-            continue;
+        if only.is_some_and(|p| p != s.platform) || !gw.is_ready(&s.platform) {
+            continue; // its turn comes when the platform connects
         }
+        let Some(reason) = expired(&policy, s.updated_at, now) else { continue };
         if gw.actor(&s.key).is_some_and(|a| !a.is_idle()) {
             continue; // working or about to: the policy applies on its next message instead
         }
@@ -150,7 +147,7 @@ async fn sweep(gw: &Rc<Gateway>) -> Result<bool, StoreError> {
         let opts = SendOptions { plain: true, ..Default::default() };
         let _ = outlet.send(&format!("reset:{}", s.id), &reset_notice(reason, &policy), opts).await;
     }
-    Ok(deferred)
+    Ok(())
 }
 
 /// Why a session last active at `updated_at` has expired at `now`, if it has.
