@@ -46,14 +46,16 @@ pub fn check(config: &Config, source: &Source) -> Verdict {
     if flag(config, &format!("{p}_ALLOW_ALL_USERS")) || flag(config, "GATEWAY_ALLOW_ALL_USERS") {
         return Verdict::Allowed;
     }
-    if crate::pairing::is_approved(&config.home, &source.platform, user) {
-        return Verdict::Allowed;
-    }
     let mut lists = vec![format!("{p}_ALLOWED_USERS"), "GATEWAY_ALLOWED_USERS".to_string()];
     if group {
         lists.push(format!("{p}_GROUP_ALLOWED_USERS"));
     }
     if lists.iter().any(|var| list_matches(config, var, user)) {
+        return Verdict::Allowed;
+    }
+    // Pairing approvals join the allow rules (a union: the order does not change the verdict).
+    // Checked last, so allowlisted users' messages never touch the approvals file.
+    if crate::pairing::is_approved(&config.home, &source.platform, user) {
         return Verdict::Allowed;
     }
     Verdict::Denied
