@@ -70,6 +70,11 @@ impl ActorState {
         self.busy.get()
     }
 
+    /// True while a turn runs whose model work is done: only its answer is still going out.
+    pub fn is_delivering(&self) -> bool {
+        self.busy.get() && self.doing().0 == turn::DELIVERING
+    }
+
     /// How long the running turn has run, `None` when idle.
     pub fn running_for(&self) -> Option<Duration> {
         self.turn_started.get().filter(|_| self.busy.get()).map(|t| t.elapsed())
@@ -191,8 +196,7 @@ impl ActorState {
             return;
         }
         let media_only = !matches!(row.event.kind, EventKind::Text | EventKind::Edit);
-        let ending =
-            self.control.borrow().as_ref().is_some_and(|c| c.is_interrupted() || c.doing().0 == turn::DELIVERING);
+        let ending = self.is_delivering() || self.control.borrow().as_ref().is_some_and(|c| c.is_interrupted());
         if ending {
             // The running turn was stopped, or only delivers its answer: this is simply next.
             if !self.enqueue(Pending { rows: vec![row.clone()], text, resume: false }) {

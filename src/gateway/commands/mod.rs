@@ -68,7 +68,7 @@ pub enum After {
 /// the handlers. A name nobody knows gets the unknown-command text.
 pub async fn handle(state: &ActorState, row: &InboxRow, cmd: &Command) -> After {
     let busy = state.is_busy();
-    if busy && state.doing().0 == super::turn::DELIVERING {
+    if state.is_delivering() {
         // The model is done and only the answer is going out: for the user the agent is idle.
         return After::WhenIdle;
     }
