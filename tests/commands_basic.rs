@@ -4,9 +4,9 @@
 
 mod common;
 
-use common::{WAIT, ann, bin, wait_prefix, wait_text};
+use common::{HeldTurn, WAIT, ann, ask, bin, wait_text};
 
-use hermes_testkit::{Chat, FakeLlm, FakeTelegram, Gate, Gateway, HermesHome, Reply};
+use hermes_testkit::{Chat, FakeLlm, FakeTelegram, Gateway, HermesHome};
 
 #[test]
 fn version_and_its_alias() {
@@ -29,38 +29,23 @@ fn version_and_its_alias() {
 
 #[test]
 fn agents_lists_running_turns_and_queue_needs_text() {
-    let tg = FakeTelegram::start();
-    let llm = FakeLlm::start();
-    let gate = Gate::new();
-    llm.push(Reply::text("slow answer").hold(&gate));
-    let home = HermesHome::standard(&tg, &llm, "42");
-    let _gw = Gateway::start(bin(), &home);
-    let dm = Chat::private(42);
+    let t = HeldTurn::start("slow answer");
+    let (tg, dm) = (&t.tg, &t.dm);
 
-    tg.user_says(&dm, &ann(), "/agents");
-    wait_text(&tg, 42, "No agents are running.");
-    tg.user_says(&dm, &ann(), "/queue");
-    wait_text(&tg, 42, "Usage: /queue <text>");
+    assert_eq!(ask(tg, dm, &ann(), "/agents").text, "No agents are running.");
+    assert_eq!(ask(tg, dm, &ann(), "/queue").text, "Usage: /queue <text>");
 
-    tg.user_says(&dm, &ann(), "think hard");
-    assert!(llm.wait_requests(1, WAIT));
-    tg.user_says(&dm, &ann(), "/tasks");
-    let listing = wait_prefix(&tg, 42, "🤖 Running agents: 1");
+    t.run("think hard");
+    let listing = ask(tg, dm, &ann(), "/tasks");
+    assert!(listing.text.starts_with("🤖 Running agents: 1"), "{listing:?}");
     assert!(listing.text.contains("agent:main:telegram:dm:42 (this chat)"), "{listing:?}");
-    tg.user_says(&dm, &ann(), "/stop");
-    wait_text(&tg, 42, "⚡ Stopped. You can continue this session.");
-    gate.open();
-    tg.user_says(&dm, &ann(), "and now?");
-    wait_text(&tg, 42, "echo: and now?");
-    // The answer is visible a moment before its turn has stored everything; ask until it is done.
-    let idle = (0..50).any(|_| {
-        let before = tg.sent().len();
-        tg.user_says(&dm, &ann(), "/agents");
-        let reply = tg.wait_sent(WAIT, |m| m.chat_id == 42 && m.message_id >= 1000 + before as i64);
-        reply.is_some_and(|m| m.text == "No agents are running.")
-    });
-    assert!(idle, "the stopped turn is still listed: {:#?}", tg.sent());
-    assert_eq!(llm.requests().len(), 2, "no command reached the model");
+    assert_eq!(ask(tg, dm, &ann(), "/stop").text, "⚡ Stopped. You can continue this session.");
+    t.gate.open();
+    tg.user_says(dm, &ann(), "and now?");
+    wait_text(tg, 42, "echo: and now?");
+    // The answer is visible a moment before its turn ends; a command sent then waits for the end.
+    assert_eq!(ask(tg, dm, &ann(), "/agents").text, "No agents are running.");
+    assert_eq!(t.llm.requests().len(), 2, "no command reached the model");
 }
 
 #[test]

@@ -3,11 +3,11 @@
 
 mod common;
 
-use common::{ann, bin};
+use common::{HeldTurn, ann, bin};
 
 use std::time::Duration;
 
-use hermes_testkit::{Chat, FakeLlm, FakeTelegram, Gate, Gateway, HermesHome, Reply, User, wait_until};
+use hermes_testkit::{Chat, FakeLlm, FakeTelegram, Gateway, HermesHome, Reply, User, wait_until};
 
 const WAIT: Duration = Duration::from_secs(20);
 /// Keeps the title call out of tests that count model requests.
@@ -141,18 +141,11 @@ fn sessions_branch_and_resume_move_between_histories() {
 
 #[test]
 fn history_commands_wait_for_the_running_turn() {
-    let tg = FakeTelegram::start();
-    let llm = FakeLlm::start();
-    let gate = Gate::new();
-    llm.push(Reply::text("a slow answer").hold(&gate));
-    let home = HermesHome::standard(&tg, &llm, "42");
-    let _gw = Gateway::start(bin(), &home);
-
-    tg.user_says(&Chat::private(42), &ann(), "think hard");
-    assert!(llm.wait_requests(1, WAIT));
-    let busy = ask(&tg, 42, &ann(), "/title Busy Name", "can't run mid-turn");
+    let t = HeldTurn::start("a slow answer");
+    t.run("think hard");
+    let busy = ask(&t.tg, 42, &ann(), "/title Busy Name", "can't run mid-turn");
     assert_eq!(busy, "⏳ Agent is running — /title can't run mid-turn. Wait for the current response or /stop first.");
-    ask(&tg, 42, &ann(), "/resume", "/resume can't run mid-turn");
-    gate.open();
-    assert!(tg.wait_sent(WAIT, |m| m.chat_id == 42 && m.text == "a slow answer").is_some());
+    ask(&t.tg, 42, &ann(), "/resume", "/resume can't run mid-turn");
+    t.gate.open();
+    assert!(t.tg.wait_sent(WAIT, |m| m.chat_id == 42 && m.text == "a slow answer").is_some());
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{WAIT, ann, ask, bin};
+use common::{HeldTurn, WAIT, ann, ask, bin};
 
 use hermes_testkit::{BotMessage, Chat, FakeLlm, FakeTelegram, Gate, Gateway, HermesHome, Reply, User};
 
@@ -38,31 +38,25 @@ fn wait_text(tg: &FakeTelegram, chat: i64, pred: impl Fn(&str) -> bool, what: &s
 
 #[test]
 fn while_a_turn_runs_each_command_acts_or_says_why_not() {
-    let tg = FakeTelegram::start();
-    let llm = FakeLlm::start();
-    let gate = Gate::new();
-    llm.push(Reply::text("the long answer").hold(&gate));
-    let home = HermesHome::standard(&tg, &llm, "42");
-    let _gw = Gateway::start(bin(), &home);
-    let dm = Chat::private(42);
-    tg.user_says(&dm, &ann(), "a long job");
-    assert!(llm.wait_requests(1, WAIT));
+    let t = HeldTurn::start("the long answer");
+    let (tg, llm, dm) = (&t.tg, &t.llm, &t.dm);
+    t.run("a long job");
 
     for cmd in REFUSED_WHILE_BUSY {
         let name = cmd.split(' ').next().unwrap();
-        let reply = ask(&tg, &dm, &ann(), &format!("/{cmd}"));
+        let reply = ask(tg, dm, &ann(), &format!("/{cmd}"));
         let expected =
             format!("⏳ Agent is running — /{name} can't run mid-turn. Wait for the current response or /stop first.");
         assert_eq!(reply.text, expected, "/{cmd} while busy");
     }
     for cmd in WORK_WHILE_BUSY.iter().filter(|c| !matches!(**c, "stop" | "new" | "reset")) {
-        tg.user_says(&dm, &ann(), &format!("/{cmd}"));
+        tg.user_says(dm, &ann(), &format!("/{cmd}"));
     }
-    tg.user_says(&dm, &ann(), "/status");
-    wait_text(&tg, 42, |t| t.starts_with("📊 Status") && t.contains("State: running"), "a busy /status");
+    tg.user_says(dm, &ann(), "/status");
+    wait_text(tg, 42, |t| t.starts_with("📊 Status") && t.contains("State: running"), "a busy /status");
     let busy_texts = tg.sent().iter().filter(|m| m.text.starts_with("⏳ Agent is running")).count();
     assert_eq!(busy_texts, REFUSED_WHILE_BUSY.len(), "a command that works mid-turn was refused: {:#?}", tg.sent());
-    gate.open();
+    t.gate.open();
     assert_eq!(llm.requests().len(), 1, "a command reached the model mid-turn");
 }
 

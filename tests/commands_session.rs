@@ -5,11 +5,11 @@
 
 mod common;
 
-use common::{WAIT, ann, bin, wait_prefix, wait_text};
+use common::{HeldTurn, WAIT, ann, bin, wait_prefix, wait_text};
 
 use std::time::Duration;
 
-use hermes_testkit::{BotMessage, Chat, FakeLlm, FakeTelegram, Gate, Gateway, HermesHome, Reply};
+use hermes_testkit::{BotMessage, Chat, FakeLlm, FakeTelegram, Gateway, HermesHome};
 
 const NEW: &str = "✨ New session started!";
 const RESET: &str = "✨ Session reset! Starting fresh.";
@@ -158,22 +158,15 @@ fn always_turns_the_confirm_off() {
 
 #[test]
 fn new_while_busy_interrupts_without_asking() {
-    let tg = FakeTelegram::start();
-    let llm = FakeLlm::start();
-    let gate = Gate::new();
-    llm.push(Reply::text("slow answer").hold(&gate));
-    let home = HermesHome::standard(&tg, &llm, "42");
-    let _gw = Gateway::start(bin(), &home);
-    let dm = Chat::private(42);
-
-    tg.user_says(&dm, &ann(), "think hard");
-    assert!(llm.wait_requests(1, WAIT));
-    tg.user_says(&dm, &ann(), "/new");
-    wait_text(&tg, 42, NEW);
-    gate.open();
-    assert!(prompts(&tg).is_empty(), "asked while busy: {:#?}", tg.sent());
-    exchange(&tg, &home, &dm, "fresh start");
-    assert!(!last_request_text(&llm).iter().any(|c| c.contains("think hard")), "{:?}", last_request_text(&llm));
+    let t = HeldTurn::start("slow answer");
+    let (tg, llm) = (&t.tg, &t.llm);
+    t.run("think hard");
+    tg.user_says(&t.dm, &ann(), "/new");
+    wait_text(tg, 42, NEW);
+    t.gate.open();
+    assert!(prompts(tg).is_empty(), "asked while busy: {:#?}", tg.sent());
+    exchange(tg, &t.home, &t.dm, "fresh start");
+    assert!(!last_request_text(llm).iter().any(|c| c.contains("think hard")), "{:?}", last_request_text(llm));
     assert!(!tg.sent().iter().any(|m| m.text.contains("slow answer")), "the interrupted answer was delivered");
 }
 

@@ -3,11 +3,11 @@
 
 mod common;
 
-use common::{ann, bin};
+use common::{HeldTurn, ann, bin};
 
 use std::time::Duration;
 
-use hermes_testkit::{BotMessage, Chat, FakeLlm, FakeTelegram, Gate, Gateway, HermesHome, Reply, User};
+use hermes_testkit::{BotMessage, Chat, FakeLlm, FakeTelegram, Gateway, HermesHome, User};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -73,21 +73,13 @@ fn model_switches_per_session_and_globally() {
 
 #[test]
 fn model_is_refused_while_a_turn_runs() {
-    let tg = FakeTelegram::start();
-    let llm = FakeLlm::start();
-    let gate = Gate::new();
-    llm.push(Reply::text("slow answer").hold(&gate));
-    let home = HermesHome::standard(&tg, &llm, "42");
-    let _gw = Gateway::start(bin(), &home);
-    let dm = Chat::private(42);
-
-    tg.user_says(&dm, &ann(), "think hard");
-    assert!(llm.wait_requests(1, WAIT));
-    tg.user_says(&dm, &ann(), "/model other");
-    wait_for(&tg, 42, "Agent is running — wait or /stop first");
-    gate.open();
-    wait_for(&tg, 42, "slow answer");
-    assert_eq!(turn(&tg, &llm, &dm, &ann(), "next").model, "test-model");
+    let t = HeldTurn::start("slow answer");
+    t.run("think hard");
+    t.tg.user_says(&t.dm, &ann(), "/model other");
+    wait_for(&t.tg, 42, "Agent is running — wait or /stop first");
+    t.gate.open();
+    wait_for(&t.tg, 42, "slow answer");
+    assert_eq!(turn(&t.tg, &t.llm, &t.dm, &ann(), "next").model, "test-model");
 }
 
 #[test]
