@@ -50,8 +50,9 @@ pub fn clean_generated(answer: &str) -> Option<String> {
     Some(title)
 }
 
-/// After an answered turn: starts the title call when the session has no title yet and this
-/// was its first exchange (at most two user messages).
+/// After an answered turn of a session's first exchange: starts the title call (the turn
+/// decides from what it already loaded, so later turns cost nothing). The call re-checks in
+/// the store: a manual /title may have come meanwhile.
 pub fn after_answer(gw: &Rc<Gateway>, session_id: &str) {
     if !gw.config.commands.title_generation {
         return;

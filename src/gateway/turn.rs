@@ -84,6 +84,8 @@ pub async fn run(state: Rc<ActorState>, job: Pending) {
         }
     };
     let session_id = live.session.id.clone();
+    // A session's first exchange (at most two user messages) gets an automatic title (M6).
+    let wants_title = live.session.title.is_none() && history.iter().filter(|m| m.role == "user").count() <= 2;
     if let Some(reason) = live.auto_reset {
         let policy = &gw.config.session_reset;
         if policy.notify && !policy.notify_exclude_platforms.contains(&source.platform) {
@@ -197,7 +199,9 @@ pub async fn run(state: Rc<ActorState>, job: Pending) {
                 stream.finish(&redact(&text, &gw.secrets)).await;
             }
             gw.finish_rows(&ids, InboxState::Done).await;
-            super::title::after_answer(&gw, &session_id);
+            if wants_title {
+                super::title::after_answer(&gw, &session_id);
+            }
         }
         TurnEnd::Interrupted { .. } => {
             stream.abandon().await;
