@@ -150,13 +150,7 @@ fn secret_name(name: &str) -> bool {
 pub fn menu(gw: &Gateway) -> Vec<hermes_platform::BotCommand> {
     let room = MENU_MAX.saturating_sub(registry::all().count());
     let mut seen: Vec<String> = registry::all().map(|d| d.name.replace('-', "_")).collect();
-    let quick = gw.config.commands.quick_commands.iter().map(|(name, qc)| {
-        let about = match qc {
-            QuickCommand::Exec { .. } => "Quick command".to_string(),
-            QuickCommand::Alias { target } => format!("Alias for {target}"),
-        };
-        (name.clone(), about)
-    });
+    let quick = gw.config.commands.quick_commands.iter().map(|(name, qc)| (name.clone(), quick_about(qc)));
     let skills = skills::cached(&gw.config.home);
     let skill_rows = skills.iter().map(|s| (s.command.clone(), s.description.clone()));
     let mut out = Vec::new();
@@ -189,6 +183,14 @@ fn menu_about(about: &str) -> String {
     if text.is_empty() { "Skill command".into() } else { text }
 }
 
+/// What a quick command does, for help and menus.
+fn quick_about(qc: &QuickCommand) -> String {
+    match qc {
+        QuickCommand::Exec { .. } => "Quick command".into(),
+        QuickCommand::Alias { target } => format!("Alias for {target}"),
+    }
+}
+
 /// The help lines of quick commands and skills for /commands, sorted by name.
 pub fn catalog(gw: &Gateway) -> (Vec<String>, Vec<String>) {
     let quick = gw
@@ -197,10 +199,7 @@ pub fn catalog(gw: &Gateway) -> (Vec<String>, Vec<String>) {
         .quick_commands
         .iter()
         .filter(|(name, _)| registry::find(name).is_none())
-        .map(|(name, qc)| match qc {
-            QuickCommand::Exec { .. } => format!("/{name} — Quick command"),
-            QuickCommand::Alias { target } => format!("/{name} — Alias for {target}"),
-        })
+        .map(|(name, qc)| format!("/{name} — {}", quick_about(qc)))
         .collect();
     let skills = skills::cached(&gw.config.home)
         .iter()
