@@ -8,6 +8,7 @@ mod gateway;
 mod logging;
 mod pairing;
 mod platforms;
+mod private_file;
 mod runtime;
 mod skills;
 mod sorted;

@@ -1,11 +1,10 @@
 //! Changing keys of `HERMES_HOME/.env` in place, as Hermes' `save_env_value` does: the line of
 //! an existing key is replaced (or removed), a new key is appended, every other line (comments,
-//! order, unrelated keys) stays as it was. The file is replaced atomically (temp file, fsync,
-//! rename) with mode 0600, because it holds tokens.
+//! order, unrelated keys) stays as it was. The file is replaced atomically with mode 0600
+//! ([`crate::private_file`]), because it holds tokens.
 
 use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io;
 use std::path::Path;
 
 /// Sets (`Some`) or removes (`None`) each key, in one rewrite of the file.
@@ -38,31 +37,7 @@ pub fn update(path: &Path, changes: &[(&str, Option<&str>)]) -> io::Result<()> {
             out.push('\n');
         }
     }
-    write_atomic(path, out.as_bytes())
-}
-
-/// Writes `bytes` to `path` through a temp file in the same directory: readers see the old or
-/// the new file, never half of one. Mode 0600.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    let result = (|| {
-        let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
-        f.set_permissions(fs::Permissions::from_mode(0o600))?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        if let Ok(d) = fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    crate::private_file::write(path, out.as_bytes())
 }
 
 /// The key a `.env` line assigns, if it is an assignment.
@@ -90,6 +65,7 @@ fn assignment(key: &str, value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn replaces_removes_and_appends_keeping_other_lines() {

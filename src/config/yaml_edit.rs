@@ -28,7 +28,7 @@ pub fn set_in_file(file: &Path, path: &str, value: &str) -> io::Result<()> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(e),
     };
-    super::env_file::write_atomic(file, set(&text, path, value).as_bytes())
+    crate::private_file::write(file, set(&text, path, value).as_bytes())
 }
 
 /// `text` with the scalar at `path` set to `value`: the key's line is replaced (its trailing

@@ -68,7 +68,8 @@ pub fn acquire(home: &Path, replace: bool) -> Result<HomeLock, String> {
     let _ = file.set_len(0);
     let _ = file.write_all(record.as_bytes());
     let pid_path = home.join("gateway.pid");
-    write_private(&pid_path, record.as_bytes()).map_err(|e| format!("cannot write {}: {e}", pid_path.display()))?;
+    crate::private_file::write(&pid_path, record.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", pid_path.display()))?;
     Ok(HomeLock { file, pid_path })
 }
 
@@ -140,17 +141,6 @@ pub fn create_private_dir(dir: &Path) -> Result<(), String> {
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))
 }
 
-/// Writes a file atomically (temp file + rename) with mode 0600.
-pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    {
-        let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
-}
-
 /// `gateway_state.json` (read by `gateway status`, and by Hermes' own status command).
 pub struct StateFile {
     path: PathBuf,
@@ -176,7 +166,7 @@ impl StateFile {
         o.insert("platforms".into(), Value::Object(ps));
         o.insert("updated_at".into(), Value::Number(Number::F64(store::now())));
         let text = miniserde::json::to_string(&Value::Object(o));
-        if let Err(e) = write_private(&self.path, text.as_bytes()) {
+        if let Err(e) = crate::private_file::write(&self.path, text.as_bytes()) {
             log::warn!("cannot write {}: {e}", self.path.display());
         }
     }
@@ -249,7 +239,7 @@ pub fn note_startup(home: &Path, first_run: bool) {
 }
 
 pub fn mark_clean_shutdown(home: &Path) {
-    let _ = write_private(&home.join(".clean_shutdown"), b"");
+    let _ = crate::private_file::write(&home.join(".clean_shutdown"), b"");
 }
 
 /// Tells systemd we are ready when started as `Type=notify` (no libsystemd needed).

@@ -376,8 +376,7 @@ fn save(path: &Path, o: &Object) -> Result<(), String> {
         let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
     }
     let text = json::to_string(&Value::Object(o.clone()));
-    crate::config::env_file::write_atomic(path, text.as_bytes())
-        .map_err(|e| format!("{}: cannot write: {e}", path.display()))
+    crate::private_file::write(path, text.as_bytes()).map_err(|e| format!("{}: cannot write: {e}", path.display()))
 }
 
 #[cfg(test)]
