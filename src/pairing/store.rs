@@ -28,6 +28,7 @@ pub const RATE_FILE: &str = "_rate_limits.json";
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pending {
     pub hash: String,
+    pub salt: String,
     pub user_id: String,
     pub user_name: String,
     pub created_at: f64,
@@ -185,13 +186,9 @@ impl Store {
         if let Some(until) = self.lockout_until(platform, now)? {
             return Ok(Approval::LockedOut { until });
         }
-        let (_, entries) = load_pending_from(&path, raw.clone())?;
-        let salts = salts_of(&raw);
-        let found = entries.iter().find(|(id, p)| {
-            let salt = salts.iter().find(|(i, _)| i == id).map(|(_, s)| s.as_str()).unwrap_or("");
-            code::same(&code::hash(salt, &code), &p.hash)
-        });
-        let Some((id, p)) = found.cloned() else {
+        let found =
+            entries_of(&path, &raw)?.into_iter().find(|(_, p)| code::same(&code::hash(&p.salt, &code), &p.hash));
+        let Some((id, p)) = found else {
             self.record_failure(platform, now)?;
             return Ok(Approval::NotFound);
         };
@@ -264,10 +261,6 @@ fn keep(obj: &mut Object, keep: &dyn Fn(&str, &Value) -> bool) -> bool {
     obj.len() != before
 }
 
-fn salts_of(raw: &Object) -> Vec<(String, String)> {
-    raw.iter().map(|(k, v)| (k.clone(), obj_str(v, "salt").unwrap_or_default())).collect()
-}
-
 fn obj_str(v: &Value, key: &str) -> Option<String> {
     match v {
         Value::Object(o) => match o.get(key) {
@@ -307,18 +300,18 @@ fn load_object(path: &Path, what: &str) -> Result<Object, String> {
 
 /// An object whose every value is an object.
 fn load_objects(path: &Path, what: &str) -> Result<Object, String> {
-    let o = load_object(path, what)?;
-    if let Some((k, _)) = o.iter().find(|(_, v)| !matches!(v, Value::Object(_))) {
-        return Err(format!("{}: entry {k:?} is not an object (expected {what})", path.display()));
-    }
-    Ok(o)
+    load_checked(path, what, "an object", &|v| matches!(v, Value::Object(_)))
 }
 
 fn load_numbers(path: &Path) -> Result<Object, String> {
-    let what = "keys mapping to numbers";
+    load_checked(path, "keys mapping to numbers", "a number", &|v| number(Some(v)).is_some())
+}
+
+/// A JSON object whose every value passes `ok`; the first that does not is an error naming it.
+fn load_checked(path: &Path, what: &str, each: &str, ok: &dyn Fn(&Value) -> bool) -> Result<Object, String> {
     let o = load_object(path, what)?;
-    if let Some((k, _)) = o.iter().find(|(_, v)| number(Some(v)).is_none()) {
-        return Err(format!("{}: entry {k:?} is not a number (expected {what})", path.display()));
+    if let Some((k, _)) = o.iter().find(|(_, v)| !ok(v)) {
+        return Err(format!("{}: entry {k:?} is not {each} (expected {what})", path.display()));
     }
     Ok(o)
 }
@@ -343,14 +336,16 @@ const PENDING_WHAT: &str = "entry ids mapping to {hash, salt, user_id, user_name
 
 fn load_pending(path: &Path) -> Result<(Object, Entries), String> {
     let raw = load_objects(path, PENDING_WHAT)?;
-    load_pending_from(path, raw)
+    let entries = entries_of(path, &raw)?;
+    Ok((raw, entries))
 }
 
-fn load_pending_from(path: &Path, raw: Object) -> Result<(Object, Entries), String> {
+/// The requests of a pending file already read; an entry without its fields is an error.
+fn entries_of(path: &Path, raw: &Object) -> Result<Entries, String> {
     let mut entries = Vec::new();
     for (id, v) in raw.iter() {
         let field = |k: &str| obj_str(v, k);
-        let (Some(hash), Some(_), Some(user_id)) = (field("hash"), field("salt"), field("user_id")) else {
+        let (Some(hash), Some(salt), Some(user_id)) = (field("hash"), field("salt"), field("user_id")) else {
             return Err(format!(
                 "{}: entry {id:?} lacks hash, salt or user_id (expected {PENDING_WHAT})",
                 path.display()
@@ -362,10 +357,10 @@ fn load_pending_from(path: &Path, raw: Object) -> Result<(Object, Entries), Stri
         };
         entries.push((
             id.clone(),
-            Pending { hash, user_id, user_name: field("user_name").unwrap_or_default(), created_at },
+            Pending { hash, salt, user_id, user_name: field("user_name").unwrap_or_default(), created_at },
         ));
     }
-    Ok((raw, entries))
+    Ok(entries)
 }
 
 /// Writes `o` atomically with mode 0600, creating the directory (0700) first.
