@@ -159,7 +159,15 @@ fn agents_text(state: &ActorState) -> String {
 async fn status_text(state: &ActorState) -> String {
     let gw = &state.gw;
     let key = state.key.clone();
-    let session = gw.store.call(move |tx| sessions::live_for_key(tx, &key)).await.ok().flatten();
+    let found = gw
+        .store
+        .call(move |tx| {
+            let Some(s) = sessions::live_for_key(tx, &key)? else { return Ok(None) };
+            let prefs = sessions::prefs(tx, &s.id)?;
+            Ok(Some((s, prefs)))
+        })
+        .await;
+    let (session, prefs) = found.ok().flatten().unzip();
     let mut lines = vec!["📊 Status".to_string()];
     match session {
         Some(s) => {
@@ -182,7 +190,7 @@ async fn status_text(state: &ActorState) -> String {
         "State: idle".into()
     });
     lines.push(format!("Queued: {}", state.queue_len()));
-    lines.push(format!("YOLO: {}", if super::settings::yolo_on(state).await { "on" } else { "off" }));
+    lines.push(format!("YOLO: {}", if prefs.is_some_and(|p| p.yolo) { "on" } else { "off" }));
     lines.push(format!("Platforms: {}", gw.connected_platforms().join(", ")));
     lines.push(format!("Uptime: {} min", gw.uptime().as_secs() / 60));
     lines.join("\n")

@@ -44,20 +44,6 @@ const MODEL_BUSY: &str = "⏳ Agent is running — wait or /stop first, then swi
 const RESTARTING: &str = "♻ Restarting gateway. If you aren't notified within 60 seconds, restart from the console \
 with `hermes gateway restart`.";
 
-/// Whether this chat's live session has `/yolo` on (for `/status`).
-pub async fn yolo_on(state: &ActorState) -> bool {
-    let key = state.key.clone();
-    let found = state
-        .gw
-        .store
-        .call(move |tx| match sessions::live_for_key(tx, &key)? {
-            Some(s) => Ok(sessions::prefs(tx, &s.id)?.yolo),
-            None => Ok(false),
-        })
-        .await;
-    found.unwrap_or(false)
-}
-
 pub async fn handle(state: &ActorState, row: &InboxRow, cmd: &Command) -> Option<After> {
     let text = match cmd.name.as_str() {
         "model" => model(state, row, &cmd.args).await,
