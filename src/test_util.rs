@@ -77,6 +77,7 @@ pub fn config(env: &[(&str, &str)]) -> crate::config::Config {
         logging: LoggingConfig { level: log::LevelFilter::Info, max_size_bytes: 1 << 20, backup_count: 3 },
         access: Default::default(),
         commands: Default::default(),
+        tools: crate::tools::test_env::config(&std::env::temp_dir()),
         timezone: None,
         ssl_cert_file: None,
     }

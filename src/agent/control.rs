@@ -5,11 +5,15 @@
 //! tool boundary and wakes up at once when interrupted while it waits for the model.
 
 use std::cell::{Cell, RefCell};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// Signals into one running turn.
 pub struct TurnControl {
     interrupted: Cell<bool>,
+    /// The same signal for the turn's tool threads.
+    cancel: Arc<AtomicBool>,
     reason: RefCell<Option<String>>,
     wake_tx: async_channel::Sender<()>,
     wake_rx: async_channel::Receiver<()>,
@@ -26,6 +30,7 @@ impl Default for TurnControl {
         let (wake_tx, wake_rx) = async_channel::bounded(1);
         TurnControl {
             interrupted: Cell::new(false),
+            cancel: Arc::new(AtomicBool::new(false)),
             reason: RefCell::new(None),
             wake_tx,
             wake_rx,
@@ -47,7 +52,13 @@ impl TurnControl {
         if !self.interrupted.replace(true) {
             *self.reason.borrow_mut() = Some(reason.to_string());
         }
+        self.cancel.store(true, Ordering::Relaxed);
         let _ = self.wake_tx.try_send(());
+    }
+
+    /// The flag tool threads watch; set by [`TurnControl::interrupt`].
+    pub fn cancel_flag(&self) -> Arc<AtomicBool> {
+        self.cancel.clone()
     }
 
     pub fn is_interrupted(&self) -> bool {

@@ -6,7 +6,8 @@
 //! (interrupts, steered text).
 
 use std::future::Future;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use smol::Timer;
 use smol::future::FutureExt;
@@ -15,7 +16,7 @@ use super::control::TurnControl;
 use super::message::{ChatMessage, Role, ToolCall};
 use super::provider::{ChatRequest, Provider, ProviderError, StreamEvent};
 use crate::store::sessions::Usage;
-use crate::tools::{ToolRegistry, ToolState};
+use crate::tools::{HostRequest, ToolEnv, ToolRegistry};
 
 /// What the gateway hears from a running turn.
 pub trait TurnObserver {
@@ -29,12 +30,19 @@ pub trait TurnObserver {
     /// When the observer wants [`TurnObserver::on_tick`] called (stream edit throttling).
     fn next_deadline(&self) -> Option<Instant>;
     fn on_tick(&mut self) -> impl Future<Output = ()>;
+    /// A tool asks the chat something (approval, clarify, send_message). The observer answers
+    /// through `request.reply`, now or later; the turn keeps waiting for the tool meanwhile.
+    fn on_host(&mut self, request: HostRequest) -> impl Future<Output = ()>;
 }
 
 /// Everything one turn needs.
 pub struct TurnInput<'a> {
     pub provider: &'a Provider,
     pub tools: &'a ToolRegistry,
+    /// What the turn's tools see; its `cancel` flag must be `control`'s.
+    pub tool_env: Arc<ToolEnv>,
+    /// Questions from the turn's tools (the other end of `tool_env.host`).
+    pub host_requests: Option<async_channel::Receiver<HostRequest>>,
     pub control: &'a TurnControl,
     /// System prompt, history and the new user message, in order.
     pub messages: Vec<ChatMessage>,
@@ -65,8 +73,9 @@ Please provide a final response summarizing what you've found and accomplished s
 
 /// Runs the turn to its end.
 pub async fn run_turn<O: TurnObserver>(input: TurnInput<'_>, observer: &mut O) -> TurnOutcome {
-    let TurnInput { provider, tools, control, mut messages, max_iterations } = input;
-    let mut state = ToolState { todos: todos_from(&messages) };
+    let TurnInput { provider, tools, tool_env, host_requests, control, mut messages, max_iterations } = input;
+    tool_env.state().todos = todos_from(&messages);
+    let host = host_requests.unwrap_or_else(|| async_channel::bounded(1).1);
     let mut usage = Usage::default();
     let mut api_calls = 0;
     let max_iterations = max_iterations.max(1);
@@ -100,18 +109,32 @@ pub async fn run_turn<O: TurnObserver>(input: TurnInput<'_>, observer: &mut O) -
         observer.on_message(&assistant).await;
         messages.push(assistant);
 
-        for (i, call) in completion.tool_calls.iter().enumerate() {
-            let result = if control.is_interrupted() {
-                r#"{"error":"Tool execution cancelled by user interrupt","status":"cancelled"}"#.to_string()
-            } else {
+        let calls = &completion.tool_calls;
+        let mut results: Vec<String> = Vec::with_capacity(calls.len());
+        if calls.len() > 1 && tools.all_read_only(calls) {
+            // Read-only calls run side by side (A7), at most eight at once; results keep call order.
+            for batch in calls.chunks(MAX_PARALLEL_TOOLS) {
+                control.set_doing(&batch[0].name, iteration);
+                let started: Vec<_> = batch.iter().map(|c| tools.start(&tool_env, c)).collect();
+                for rx in started {
+                    results.push(wait_tool(rx, control, &host, observer).await);
+                }
+            }
+        } else {
+            for call in calls {
+                if control.is_interrupted() {
+                    results.push(CANCELLED.to_string());
+                    continue;
+                }
                 control.set_doing(&call.name, iteration);
-                let r = tools.call(&mut state, call);
-                control.touch();
-                r
-            };
+                let rx = tools.start(&tool_env, call);
+                results.push(wait_tool(rx, control, &host, observer).await);
+            }
+        }
+        let count = calls.len();
+        for (i, (call, result)) in calls.iter().zip(results).enumerate() {
             let mut tool_msg = ChatMessage::tool_result(call, result);
-            let last = i + 1 == completion.tool_calls.len();
-            if last {
+            if i + 1 == count {
                 append_steer(&mut tool_msg, control);
             }
             observer.on_message(&tool_msg).await;
@@ -135,6 +158,76 @@ pub async fn run_turn<O: TurnObserver>(input: TurnInput<'_>, observer: &mut O) -
         Streamed::Failed { error, partial } => TurnEnd::Failed { error, partial },
     };
     TurnOutcome { end, usage, api_calls }
+}
+
+/// Tool calls of one response running at once (A7: at most eight).
+const MAX_PARALLEL_TOOLS: usize = 8;
+/// After an interrupt, how long a tool gets to stop on its own before its result is dropped.
+const CANCEL_GRACE: Duration = Duration::from_secs(5);
+const CANCELLED: &str = r#"{"error":"Tool execution cancelled by user interrupt","status":"cancelled"}"#;
+
+enum ToolWake {
+    Done(Option<String>),
+    Host(Option<HostRequest>),
+    Interrupt,
+    Tick,
+}
+
+/// Waits for one tool call, serving its questions to the chat and the stream's edit clock. An
+/// interrupt sets the tools' cancel flag (through `control`); the tool then has
+/// [`CANCEL_GRACE`] to return before the turn moves on without it.
+async fn wait_tool<O: TurnObserver>(
+    rx: async_channel::Receiver<String>,
+    control: &TurnControl,
+    host: &async_channel::Receiver<HostRequest>,
+    observer: &mut O,
+) -> String {
+    let mut grace: Option<Instant> = None;
+    let mut host_open = true;
+    loop {
+        let deadline = match (grace, observer.next_deadline()) {
+            (Some(g), Some(d)) => Some(g.min(d)),
+            (g, d) => g.or(d),
+        };
+        let done = async { ToolWake::Done(rx.recv().await.ok()) };
+        let asked = async {
+            if !host_open {
+                std::future::pending::<()>().await;
+            }
+            ToolWake::Host(host.recv().await.ok())
+        };
+        let interrupted = async {
+            if grace.is_some() {
+                std::future::pending::<()>().await;
+            }
+            control.interrupted().await;
+            ToolWake::Interrupt
+        };
+        let tick = async {
+            match deadline {
+                Some(at) => {
+                    Timer::at(at).await;
+                    ToolWake::Tick
+                }
+                None => std::future::pending().await,
+            }
+        };
+        match done.or(asked).or(interrupted).or(tick).await {
+            ToolWake::Done(result) => {
+                control.touch();
+                return result.unwrap_or_else(|| CANCELLED.to_string());
+            }
+            ToolWake::Host(Some(request)) => observer.on_host(request).await,
+            ToolWake::Host(None) => host_open = false,
+            ToolWake::Interrupt => grace = Some(Instant::now() + CANCEL_GRACE),
+            ToolWake::Tick => {
+                if grace.is_some_and(|g| Instant::now() >= g) {
+                    return CANCELLED.to_string();
+                }
+                observer.on_tick().await;
+            }
+        }
+    }
 }
 
 enum Streamed {

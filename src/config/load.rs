@@ -73,6 +73,7 @@ pub fn load(opts: &LoadOptions) -> Result<Config, Vec<Problem>> {
         // Every key would look missing; the syntax error is the one thing to fix first.
         return Err(problems);
     }
+    let env = Arc::new(env);
     let r = Reader::new(&root, file, &env, &origin);
     let model = model::resolve(&r);
     let agent = sections::agent(&r);
@@ -85,6 +86,7 @@ pub fn load(opts: &LoadOptions) -> Result<Config, Vec<Problem>> {
     let access = super::access::read(&r);
     let commands = super::commands::read(&r);
     let timezone = sections::timezone(&r);
+    let tools = Arc::new(super::tools::read(&r, &opts.home, &env));
     let platform_blocks = platform_blocks(&r);
     let ssl_cert_file = r.env("SSL_CERT_FILE").and_then(|raw| {
         let path = PathBuf::from(raw.text.as_deref().unwrap_or_default());
@@ -100,7 +102,7 @@ pub fn load(opts: &LoadOptions) -> Result<Config, Vec<Problem>> {
     match model {
         Some(model) if problems.is_empty() => Ok(Config {
             home: opts.home.clone(),
-            env: Arc::new(env),
+            env,
             env_origin: Arc::new(origin),
             platform_blocks,
             model,
@@ -113,6 +115,7 @@ pub fn load(opts: &LoadOptions) -> Result<Config, Vec<Problem>> {
             logging,
             access,
             commands,
+            tools,
             timezone,
             ssl_cert_file,
         }),

@@ -23,6 +23,7 @@ mod problem;
 mod read;
 mod secrets;
 mod sections;
+mod tools;
 mod types;
 mod yaml;
 pub mod yaml_edit;
@@ -33,6 +34,7 @@ pub use home::{profile_home, resolve_home};
 pub use load::{LoadOptions, load};
 pub use model::key_hint;
 pub use problem::Problem;
+pub use tools::ToolsConfig;
 pub use types::*;
 
 #[cfg(test)]

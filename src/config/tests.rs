@@ -47,6 +47,10 @@ fn defaults_match_the_test_config() {
     let mut want = crate::test_util::config(&[]);
     want.home = got.home.clone();
     want.env = got.env.clone();
+    // Without HOME the workspace is `/`; the tools see the loaded home and environment.
+    let mut tools = (*want.tools).clone();
+    (tools.workspace, tools.home, tools.env) = ("/".into(), got.home.clone(), got.env.clone());
+    want.tools = std::sync::Arc::new(tools);
     assert_eq!(format!("{got:?}"), format!("{want:?}"));
 }
 

@@ -31,6 +31,8 @@ pub struct Config {
     pub logging: LoggingConfig,
     pub access: super::AccessConfig,
     pub commands: super::CommandsConfig,
+    /// What the agent's tools read (shared with tool threads).
+    pub tools: Arc<super::ToolsConfig>,
     /// IANA zone from `timezone` (or `HERMES_TIMEZONE`); `None` = the system's.
     pub timezone: Option<String>,
     /// Extra CA certificates (`SSL_CERT_FILE`), added to the built-in roots.

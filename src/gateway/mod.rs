@@ -19,6 +19,7 @@ pub mod session_key;
 mod stream;
 mod texts;
 mod title;
+mod tool_host;
 mod turn;
 mod watchdog;
 
@@ -302,7 +303,7 @@ async fn serve(
     let key_hint = crate::config::key_hint(&config.model.provider);
     let provider =
         Provider::new(&http, &config.model, config.agent.api_max_retries, config.agent.stream_read_timeout, &key_hint);
-    let tools = ToolRegistry::new(&[]);
+    let tools = ToolRegistry::new(&config.tools.disabled_toolsets);
     let mut secrets = config.secrets();
     for p in &platforms {
         secrets.extend(p.secrets());

@@ -7,6 +7,7 @@
 //! stored and sent, and edits or reuses it instead of sending anything twice.
 
 use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hermes_platform::ChatRef;
@@ -29,6 +30,7 @@ use crate::store::messages::StoredMessage;
 use crate::store::messages::{self, NewMessage};
 use crate::store::outbox::{self, OutboxRow};
 use crate::store::{self, sessions};
+use crate::tools::{HostLink, HostRequest, SessionRef, ToolEnv, ToolState};
 use hermes_platform::Source;
 use rusqlite::Transaction;
 
@@ -148,10 +150,27 @@ pub async fn run(state: Rc<ActorState>, job: Pending) {
     });
     let watch = runtime::spawn(watchdog::watch(gw.clone(), control.clone(), state.clone(), prefix.clone()));
 
-    let mut observer = Observer { gw: gw.clone(), session_id: session_id.clone(), stream: &mut stream };
+    let (host, host_requests) = HostLink::channel();
+    let tool_env = Arc::new(ToolEnv {
+        config: gw.config.tools.clone(),
+        store: Some(gw.store.clone()),
+        session: SessionRef {
+            session_id: session_id.clone(),
+            session_key: state.key.clone(),
+            source: Some(source.clone()),
+        },
+        cancel: control.cancel_flag(),
+        host,
+        yolo: prefs.yolo,
+        state: Mutex::new(ToolState::default()),
+    });
+    let mut observer =
+        Observer { gw: gw.clone(), actor: state.clone(), session_id: session_id.clone(), stream: &mut stream };
     let input = TurnInput {
         provider: &provider,
         tools: &gw.tools,
+        tool_env,
+        host_requests: Some(host_requests),
         control: &control,
         messages: chat_messages,
         max_iterations: gw.config.agent.max_turns,
@@ -243,6 +262,7 @@ fn stream_settings(gw: &Gateway, platform: &str) -> StreamSettings {
 /// Streams text to the chat and stores the turn's intermediate messages.
 struct Observer<'a> {
     gw: Rc<Gateway>,
+    actor: Rc<ActorState>,
     session_id: String,
     stream: &'a mut ReplyStream,
 }
@@ -278,6 +298,10 @@ impl TurnObserver for Observer<'_> {
 
     async fn on_tick(&mut self) {
         self.stream.tick().await;
+    }
+
+    async fn on_host(&mut self, request: HostRequest) {
+        super::tool_host::serve(&self.gw, &self.actor, request).await;
     }
 }
 

@@ -113,8 +113,7 @@ impl Store {
         reply_rx.recv().await.map_err(|_| StoreError::Closed)?
     }
 
-    /// Like [`Store::call`], for threads outside the executor (tests).
-    #[cfg(test)]
+    /// Like [`Store::call`], for threads outside the executor (tool threads, tests).
     pub fn call_blocking<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,

@@ -2,27 +2,92 @@
 //!
 //! A tool's answer is always a string the model reads, JSON by convention. Bad arguments and
 //! failures come back as `{"error": "..."}` naming the problem; a tool never ends the turn.
+//!
+//! Tools are plain blocking functions. Each call runs on a thread of its own (a command may run
+//! for minutes; it must not pin the executor or the small blocking pool), sees the turn through
+//! a [`ToolEnv`], and reaches the chat (approvals, clarify, send_message) through the
+//! [`HostLink`], which the turn loop serves on the executor.
 
+pub mod args;
+pub mod host;
 pub mod todo;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use miniserde::json::{Array, Object, Value};
 
-use crate::agent::message::ToolCall;
+pub use host::{HostAsk, HostLink, HostRequest};
 
-/// Per-turn state tools may keep (rebuilt at the start of every turn).
+use crate::agent::message::ToolCall;
+use crate::config::ToolsConfig;
+use crate::store::Store;
+
+/// State tools keep across the calls of one turn.
 #[derive(Debug, Default)]
 pub struct ToolState {
     pub todos: todo::TodoList,
 }
+
+/// The chat a turn belongs to (where approvals are asked and notifications go).
+#[derive(Clone, Debug, Default)]
+pub struct SessionRef {
+    pub session_id: String,
+    pub session_key: String,
+    /// `None` outside a chat (tests, tools run by the CLI).
+    pub source: Option<hermes_platform::Source>,
+}
+
+/// Everything a tool call may use; one per turn, shared by the turn's tool threads.
+pub struct ToolEnv {
+    pub config: Arc<ToolsConfig>,
+    pub store: Option<Store>,
+    pub session: SessionRef,
+    /// Set when the turn is interrupted: long tools stop (processes get SIGTERM, then SIGKILL).
+    pub cancel: Arc<AtomicBool>,
+    pub host: HostLink,
+    /// `/yolo`: dangerous commands run without asking (hardline blocks still apply).
+    pub yolo: bool,
+    pub state: Mutex<ToolState>,
+}
+
+impl ToolEnv {
+    /// An environment with no chat behind it (tests, and tools run outside a turn).
+    pub fn detached(config: Arc<ToolsConfig>) -> ToolEnv {
+        ToolEnv {
+            config,
+            store: None,
+            session: SessionRef::default(),
+            cancel: Arc::new(AtomicBool::new(false)),
+            host: HostLink::none(),
+            yolo: false,
+            state: Mutex::new(ToolState::default()),
+        }
+    }
+
+    pub fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// The per-turn state (a poisoned lock is still usable: the state is plain data).
+    pub fn state(&self) -> std::sync::MutexGuard<'_, ToolState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+type Run = fn(&ToolEnv, &Object) -> Result<String, String>;
 
 /// One registered tool.
 pub struct ToolSpec {
     pub name: &'static str,
     /// The Hermes toolset it belongs to (`agent.disabled_toolsets` works on these).
     pub toolset: &'static str,
-    description: &'static str,
-    parameters: &'static str,
-    run: fn(&mut ToolState, &Object) -> Result<String, String>,
+    pub description: &'static str,
+    /// The JSON schema of the arguments, as text (parsed once into the registry).
+    pub parameters: &'static str,
+    /// Safe to run next to other read-only calls of the same response (A7).
+    pub read_only: bool,
+    pub run: Run,
 }
 
 /// All enabled tools; schemas are built once and shared by every turn.
@@ -31,12 +96,21 @@ pub struct ToolRegistry {
     schemas: Value,
 }
 
+/// Toolsets Hermes leaves off unless asked for (`send_message`).
+const OFF_BY_DEFAULT: &[&str] = &["messaging"];
+
 impl ToolRegistry {
     /// The built-in tools minus those in disabled toolsets.
     pub fn new(disabled_toolsets: &[String]) -> ToolRegistry {
         let all = vec![todo::spec()];
-        let tools: Vec<ToolSpec> =
-            all.into_iter().filter(|t| !disabled_toolsets.iter().any(|d| d == t.toolset)).collect();
+        let tools: Vec<ToolSpec> = all
+            .into_iter()
+            .filter(|t| !disabled_toolsets.iter().any(|d| d == t.toolset) && !OFF_BY_DEFAULT.contains(&t.toolset))
+            .collect();
+        Self::from_specs(tools)
+    }
+
+    fn from_specs(tools: Vec<ToolSpec>) -> ToolRegistry {
         let mut arr = Array::new();
         for t in &tools {
             let parameters = miniserde::json::from_str::<Value>(t.parameters).unwrap_or(Value::Object(Object::new()));
@@ -61,24 +135,60 @@ impl ToolRegistry {
         self.tools.iter().map(|t| t.name).collect()
     }
 
-    /// Runs one call; every failure becomes an error result for the model.
-    pub fn call(&self, state: &mut ToolState, call: &ToolCall) -> String {
-        let Some(tool) = self.tools.iter().find(|t| t.name == call.name) else {
-            let known = self.names().join(", ");
-            return error_json(&format!("unknown tool \"{}\"; available tools: {known}", call.name));
+    /// True when every call names a read-only tool (they may then run side by side).
+    pub fn all_read_only(&self, calls: &[ToolCall]) -> bool {
+        calls.iter().all(|c| self.tools.iter().any(|t| t.name == c.name && t.read_only))
+    }
+
+    /// Starts one call on a thread of its own; the receiver yields its result once.
+    pub fn start(&self, env: &Arc<ToolEnv>, call: &ToolCall) -> async_channel::Receiver<String> {
+        let (tx, rx) = async_channel::bounded(1);
+        let run = match self.tools.iter().find(|t| t.name == call.name) {
+            Some(tool) => Ok(tool.run),
+            None => Err(format!("unknown tool \"{}\"; available tools: {}", call.name, self.names().join(", "))),
         };
-        let args = match parse_arguments(&call.arguments) {
-            Ok(a) => a,
-            Err(e) => return error_json(&format!("invalid arguments for {}: {e}", call.name)),
+        let (env, name, arguments) = (env.clone(), call.name.clone(), call.arguments.clone());
+        let spawned = std::thread::Builder::new()
+            .name("tool".into())
+            .spawn(move || {
+                let _ = tx.try_send(run_one(run, &env, &name, &arguments));
+            })
+            .map_err(|e| e.to_string());
+        if let Err(e) = spawned {
+            let (tx, rx) = async_channel::bounded(1);
+            let _ = tx.try_send(error_json(&format!("cannot start the {} tool: {e}", call.name)));
+            return rx;
+        }
+        rx
+    }
+
+    /// Runs one call on the calling thread (tests and callers that are already off the executor).
+    pub fn call(&self, env: &ToolEnv, call: &ToolCall) -> String {
+        let run = match self.tools.iter().find(|t| t.name == call.name) {
+            Some(tool) => Ok(tool.run),
+            None => Err(format!("unknown tool \"{}\"; available tools: {}", call.name, self.names().join(", "))),
         };
-        let run = tool.run;
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(state, &args))) {
-            Ok(Ok(result)) => result,
-            Ok(Err(e)) => error_json(&e),
-            Err(_) => {
-                log::error!("tool {} panicked", call.name);
-                error_json(&format!("the {} tool failed unexpectedly", call.name))
-            }
+        run_one(run, env, &call.name, &call.arguments)
+    }
+}
+
+/// Parses the arguments and runs the tool; every failure, a panic included, becomes an error
+/// result for the model.
+fn run_one(run: Result<Run, String>, env: &ToolEnv, name: &str, arguments: &str) -> String {
+    let run = match run {
+        Ok(run) => run,
+        Err(e) => return error_json(&e),
+    };
+    let args = match parse_arguments(arguments) {
+        Ok(a) => a,
+        Err(e) => return error_json(&format!("invalid arguments for {name}: {e}")),
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(env, &args))) {
+        Ok(Ok(result)) => result,
+        Ok(Err(e)) => error_json(&e),
+        Err(_) => {
+            log::error!("tool {name} panicked");
+            error_json(&format!("the {name} tool failed unexpectedly"))
         }
     }
 }
@@ -106,34 +216,66 @@ pub fn error_json(message: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub mod test_env {
+    //! A tool environment over a temporary workspace, for the tools' unit tests.
     use super::*;
 
-    fn call(name: &str, args: &str) -> ToolCall {
+    /// A config whose workspace and home are `dir` (the caller keeps the directory alive).
+    pub fn config(dir: &std::path::Path) -> Arc<ToolsConfig> {
+        Arc::new(ToolsConfig {
+            disabled_toolsets: Vec::new(),
+            workspace: dir.to_path_buf(),
+            allowed_paths: Vec::new(),
+            terminal_timeout: 180,
+            output_max_bytes: 50_000,
+            home: dir.join(".hermes"),
+            env: Arc::new(Default::default()),
+        })
+    }
+
+    pub fn env(dir: &std::path::Path) -> ToolEnv {
+        ToolEnv::detached(config(dir))
+    }
+
+    pub fn call(name: &str, args: &str) -> ToolCall {
         ToolCall { id: "c".into(), name: name.into(), arguments: args.into() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_env::call;
+    use super::*;
+
+    fn env() -> ToolEnv {
+        test_env::env(std::path::Path::new("/nonexistent"))
     }
 
     #[test]
     fn a_panicking_tool_is_an_error_for_the_model_not_a_crash() {
-        let mut reg = ToolRegistry::new(&[]);
-        reg.tools.push(ToolSpec {
+        let reg = ToolRegistry::from_specs(vec![ToolSpec {
             name: "boom",
             toolset: "test",
             description: "",
             parameters: "{}",
+            read_only: true,
             run: |_, _| panic!("tool bug"),
-        });
-        let out = reg.call(&mut ToolState::default(), &call("boom", "{}"));
+        }]);
+        let out = reg.call(&env(), &call("boom", "{}"));
+        assert!(out.contains("the boom tool failed unexpectedly"), "{out}");
+        let out = smol::block_on(reg.start(&Arc::new(env()), &call("boom", "{}")).recv()).unwrap();
         assert!(out.contains("the boom tool failed unexpectedly"), "{out}");
     }
 
     #[test]
     fn unknown_tools_and_bad_arguments_are_errors_for_the_model() {
         let reg = ToolRegistry::new(&[]);
-        let mut state = ToolState::default();
-        assert!(reg.call(&mut state, &call("nope", "{}")).contains("unknown tool \\\"nope\\\""));
-        assert!(reg.call(&mut state, &call("todo", "{oops")).contains("not valid JSON"));
-        assert!(reg.call(&mut state, &call("todo", "[1]")).contains("expected a JSON object"));
+        let env = env();
+        assert!(reg.call(&env, &call("nope", "{}")).contains("unknown tool \\\"nope\\\""));
+        assert!(reg.call(&env, &call("todo", "{oops")).contains("not valid JSON"));
+        assert!(reg.call(&env, &call("todo", "[1]")).contains("expected a JSON object"));
+        let out = smol::block_on(reg.start(&Arc::new(env), &call("nope", "{}")).recv()).unwrap();
+        assert!(out.contains("unknown tool"), "{out}");
     }
 
     #[test]

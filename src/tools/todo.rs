@@ -4,7 +4,7 @@
 
 use miniserde::json::{Array, Number, Object, Value};
 
-use super::{ToolSpec, ToolState};
+use super::{ToolEnv, ToolSpec};
 use crate::agent::message::str_field;
 
 const MAX_ITEMS: usize = 256;
@@ -34,11 +34,13 @@ pub fn spec() -> ToolSpec {
             Call with no arguments to read the list. `todos` replaces the list unless `merge` is true, in which \
             case items are updated by id and new ids are appended.",
         parameters: r#"{"type":"object","properties":{"todos":{"type":"array","description":"Task items to write","items":{"type":"object","properties":{"id":{"type":"string","description":"Unique item id"},"content":{"type":"string","description":"What to do"},"status":{"type":"string","enum":["pending","in_progress","completed","cancelled"]}},"required":["id","content","status"]}},"merge":{"type":"boolean","description":"Update items by id instead of replacing the list","default":false}}}"#,
+        read_only: false,
         run,
     }
 }
 
-fn run(state: &mut ToolState, args: &Object) -> Result<String, String> {
+fn run(env: &ToolEnv, args: &Object) -> Result<String, String> {
+    let mut state = env.state();
     if let Some(todos) = args.get("todos") {
         let Value::Array(items) = todos else { return Err("`todos` must be an array of {id, content, status}".into()) };
         let merge = matches!(args.get("merge"), Some(Value::Bool(true)));
@@ -128,16 +130,16 @@ pub fn from_history<'a>(results: impl DoubleEndedIterator<Item = (&'a str, &'a s
 mod tests {
     use super::*;
     use crate::agent::message::ToolCall;
-    use crate::tools::{ToolRegistry, ToolState};
+    use crate::tools::{ToolEnv, ToolRegistry, test_env};
 
-    fn call(reg: &ToolRegistry, state: &mut ToolState, args: &str) -> String {
-        reg.call(state, &ToolCall { id: "c".into(), name: "todo".into(), arguments: args.into() })
+    fn call(reg: &ToolRegistry, env: &mut ToolEnv, args: &str) -> String {
+        reg.call(env, &ToolCall { id: "c".into(), name: "todo".into(), arguments: args.into() })
     }
 
     #[test]
     fn writes_merges_and_reads() {
         let reg = ToolRegistry::new(&[]);
-        let mut s = ToolState::default();
+        let mut s = test_env::env(std::path::Path::new("/nonexistent"));
         let out = call(
             &reg,
             &mut s,
@@ -159,7 +161,7 @@ mod tests {
     #[test]
     fn bad_items_are_named() {
         let reg = ToolRegistry::new(&[]);
-        let mut s = ToolState::default();
+        let mut s = test_env::env(std::path::Path::new("/nonexistent"));
         assert!(call(&reg, &mut s, r#"{"todos":"x"}"#).contains("must be an array"));
         assert!(
             call(&reg, &mut s, r#"{"todos":[{"content":"a","status":"pending"}]}"#).contains("todos[0].id is missing")
@@ -176,7 +178,7 @@ mod tests {
     #[test]
     fn the_list_comes_back_from_history() {
         let reg = ToolRegistry::new(&[]);
-        let mut s = ToolState::default();
+        let mut s = test_env::env(std::path::Path::new("/nonexistent"));
         let out = call(&reg, &mut s, r#"{"todos":[{"id":"a","content":"one","status":"pending"}]}"#);
         let history = [("todo", "{\"todos\":[]}"), ("other", "x"), ("todo", out.as_str())];
         let list = from_history(history.iter().copied());
