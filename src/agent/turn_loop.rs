@@ -13,7 +13,8 @@ use smol::future::FutureExt;
 
 use super::control::TurnControl;
 use super::message::{ChatMessage, Role, ToolCall};
-use super::provider::{ChatRequest, Provider, ProviderError, StreamEvent};
+use super::chain::ProviderChain;
+use super::provider::{ChatRequest, ProviderError, StreamEvent};
 use crate::store::sessions::Usage;
 use crate::tools::{ToolRegistry, ToolState};
 
@@ -29,11 +30,15 @@ pub trait TurnObserver {
     /// When the observer wants [`TurnObserver::on_tick`] called (stream edit throttling).
     fn next_deadline(&self) -> Option<Instant>;
     fn on_tick(&mut self) -> impl Future<Output = ()>;
+    /// A line for the chat that is not part of the answer (a fallback model took over).
+    fn on_notice(&mut self, _text: &str) -> impl Future<Output = ()> {
+        async {}
+    }
 }
 
 /// Everything one turn needs.
 pub struct TurnInput<'a> {
-    pub provider: &'a Provider,
+    pub provider: &'a ProviderChain,
     pub tools: &'a ToolRegistry,
     pub control: &'a TurnControl,
     /// System prompt, history and the new user message, in order.
@@ -95,7 +100,8 @@ pub async fn run_turn<O: TurnObserver>(input: TurnInput<'_>, observer: &mut O) -
         }
 
         let content = (!completion.text.trim().is_empty()).then(|| completion.text.clone());
-        let assistant = ChatMessage::assistant_calls(content, completion.tool_calls.clone());
+        let mut assistant = ChatMessage::assistant_calls(content, completion.tool_calls.clone());
+        assistant.thinking = completion.thinking.clone();
         observer.on_tool_calls(&completion.tool_calls).await;
         observer.on_message(&assistant).await;
         messages.push(assistant);
@@ -151,7 +157,7 @@ enum Wake {
 
 /// One model call, forwarding text to the observer, until it finishes, fails or is interrupted.
 async fn stream_one<O: TurnObserver>(
-    provider: &Provider,
+    provider: &ProviderChain,
     request: &ChatRequest,
     control: &TurnControl,
     observer: &mut O,
@@ -191,6 +197,7 @@ async fn stream_one<O: TurnObserver>(
                     StreamEvent::Retrying { attempt, wait, reason } => {
                         log::warn!("model call failed ({reason}); retry {attempt} in {:.1} s", wait.as_secs_f32());
                     }
+                    StreamEvent::Notice(text) => observer.on_notice(&text).await,
                     StreamEvent::Finished(c) => return Streamed::Done(c),
                     StreamEvent::Failed(error) => return Streamed::Failed { error, partial },
                 }
