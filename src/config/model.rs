@@ -124,7 +124,7 @@ pub fn resolve(r: &Reader) -> Option<ModelConfig> {
         api_mode: api_mode_raw,
     };
     let endpoint = endpoint(r, &fields, None);
-    let pricing = pricing(r);
+    let pricing = if is_map { pricing(r) } else { None };
     if r.problem_count() > before {
         return None;
     }
