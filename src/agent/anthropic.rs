@@ -125,10 +125,8 @@ pub(super) fn translate(messages: &[ChatMessage]) -> (Array, Array) {
     if !system_text.is_empty() {
         system.push(obj(vec![("type", s("text")), ("text", s(&system_text)), ("cache_control", ephemeral())]));
     }
-    let messages = out
-        .into_iter()
-        .map(|(role, blocks)| obj(vec![("role", s(role)), ("content", Value::Array(blocks))]))
-        .collect();
+    let messages =
+        out.into_iter().map(|(role, blocks)| obj(vec![("role", s(role)), ("content", Value::Array(blocks))])).collect();
     (system, messages)
 }
 

@@ -40,17 +40,23 @@ fn tool_use_round_trip_merges_results_and_places_breakpoints() {
     // Consecutive user messages merge; the last two user turns carry the breakpoints.
     assert_eq!(
         out[2],
-        norm(r#"{"role":"user","content":[{"type":"text","text":"plan it"},{"type":"text","text":"please","cache_control":{"type":"ephemeral"}}]}"#)
+        norm(
+            r#"{"role":"user","content":[{"type":"text","text":"plan it"},{"type":"text","text":"please","cache_control":{"type":"ephemeral"}}]}"#
+        )
     );
     // Thinking first and unchanged, then text, then tool_use with parsed input.
     assert_eq!(
         out[3],
-        norm(r#"{"role":"assistant","content":[{"type":"thinking","thinking":"hmm","signature":"sig"},{"type":"text","text":"Let me check."},{"type":"tool_use","id":"t1","name":"todo","input":{"todos":[]}},{"type":"tool_use","id":"t2","name":"todo","input":{"todos":[]}}]}"#)
+        norm(
+            r#"{"role":"assistant","content":[{"type":"thinking","thinking":"hmm","signature":"sig"},{"type":"text","text":"Let me check."},{"type":"tool_use","id":"t1","name":"todo","input":{"todos":[]}},{"type":"tool_use","id":"t2","name":"todo","input":{"todos":[]}}]}"#
+        )
     );
     // Both results in one user message.
     assert_eq!(
         out[4],
-        norm(r#"{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"r1"},{"type":"tool_result","tool_use_id":"t2","content":"r2","cache_control":{"type":"ephemeral"}}]}"#)
+        norm(
+            r#"{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"r1"},{"type":"tool_result","tool_use_id":"t2","content":"r2","cache_control":{"type":"ephemeral"}}]}"#
+        )
     );
 }
 
@@ -64,7 +70,10 @@ fn tools_become_input_schemas_and_bad_arguments_an_empty_input() {
         json(&tool(&tools[0]).unwrap()),
         norm(r#"{"name":"todo","description":"Plan","input_schema":{"type":"object","properties":{}}}"#)
     );
-    let m = ChatMessage::assistant_calls(None, vec![ToolCall { id: "x".into(), name: "t".into(), arguments: "{oops".into() }]);
+    let m = ChatMessage::assistant_calls(
+        None,
+        vec![ToolCall { id: "x".into(), name: "t".into(), arguments: "{oops".into() }],
+    );
     assert_eq!(json(&assistant_blocks(&m)[0]), norm(r#"{"type":"tool_use","id":"x","name":"t","input":{}}"#));
     assert_eq!(thinking_budget(Some("high")), Some(16000));
     assert_eq!(thinking_budget(Some("none")), None);
@@ -88,21 +97,54 @@ fn feed(blocks: &mut Blocks, answer: &mut Answer, events: &[(&str, &str)]) -> (S
 fn stream_text_tool_input_in_pieces_thinking_and_usage() {
     let (mut blocks, mut answer) = (Blocks::default(), Answer::default());
     let events = [
-        ("message_start", r#"{"type":"message_start","message":{"id":"m","usage":{"input_tokens":20,"cache_read_input_tokens":7,"cache_creation_input_tokens":5,"output_tokens":1}}}"#),
-        ("content_block_start", r#"{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":""}}"#),
-        ("content_block_delta", r#"{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"let me"}}"#),
-        ("content_block_delta", r#"{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"SIG"}}"#),
+        (
+            "message_start",
+            r#"{"type":"message_start","message":{"id":"m","usage":{"input_tokens":20,"cache_read_input_tokens":7,"cache_creation_input_tokens":5,"output_tokens":1}}}"#,
+        ),
+        (
+            "content_block_start",
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":""}}"#,
+        ),
+        (
+            "content_block_delta",
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"let me"}}"#,
+        ),
+        (
+            "content_block_delta",
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"SIG"}}"#,
+        ),
         ("content_block_stop", r#"{"type":"content_block_stop","index":0}"#),
         ("ping", r#"{"type":"ping"}"#),
-        ("content_block_start", r#"{"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}}"#),
-        ("content_block_delta", r#"{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"Hel"}}"#),
-        ("content_block_delta", r#"{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"lo"}}"#),
+        (
+            "content_block_start",
+            r#"{"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}}"#,
+        ),
+        (
+            "content_block_delta",
+            r#"{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"Hel"}}"#,
+        ),
+        (
+            "content_block_delta",
+            r#"{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"lo"}}"#,
+        ),
         ("content_block_stop", r#"{"type":"content_block_stop","index":1}"#),
-        ("content_block_start", r#"{"type":"content_block_start","index":2,"content_block":{"type":"tool_use","id":"toolu_1","name":"todo","input":{}}}"#),
-        ("content_block_delta", r#"{"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"{\"to"}}"#),
-        ("content_block_delta", r#"{"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"dos\":[]}"}}"#),
+        (
+            "content_block_start",
+            r#"{"type":"content_block_start","index":2,"content_block":{"type":"tool_use","id":"toolu_1","name":"todo","input":{}}}"#,
+        ),
+        (
+            "content_block_delta",
+            r#"{"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"{\"to"}}"#,
+        ),
+        (
+            "content_block_delta",
+            r#"{"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"dos\":[]}"}}"#,
+        ),
         ("content_block_stop", r#"{"type":"content_block_stop","index":2}"#),
-        ("message_delta", r#"{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":30}}"#),
+        (
+            "message_delta",
+            r#"{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":30}}"#,
+        ),
         ("message_stop", r#"{"type":"message_stop"}"#),
     ];
     let (shown, last) = feed(&mut blocks, &mut answer, &events);
@@ -138,7 +180,9 @@ fn thinking_is_capped() {
     let start = r#"{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":""}}"#;
     blocks.absorb(&mut answer, "content_block_start", start);
     let piece = "x".repeat(1 << 20);
-    let delta = format!(r#"{{"type":"content_block_delta","index":0,"delta":{{"type":"thinking_delta","thinking":"{piece}"}}}}"#);
+    let delta = format!(
+        r#"{{"type":"content_block_delta","index":0,"delta":{{"type":"thinking_delta","thinking":"{piece}"}}}}"#
+    );
     let mut capped = false;
     for _ in 0..5 {
         if let Step::Malformed(m) = blocks.absorb(&mut answer, "content_block_delta", &delta) {

@@ -58,11 +58,25 @@ pub struct ChatMessage {
 
 impl ChatMessage {
     pub fn new(role: Role, content: impl Into<String>) -> Self {
-        ChatMessage { role, content: Some(content.into()), tool_calls: Vec::new(), tool_call_id: None, name: None, thinking: None }
+        ChatMessage {
+            role,
+            content: Some(content.into()),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+            name: None,
+            thinking: None,
+        }
     }
 
     pub fn assistant_calls(content: Option<String>, calls: Vec<ToolCall>) -> Self {
-        ChatMessage { role: Role::Assistant, content, tool_calls: calls, tool_call_id: None, name: None, thinking: None }
+        ChatMessage {
+            role: Role::Assistant,
+            content,
+            tool_calls: calls,
+            tool_call_id: None,
+            name: None,
+            thinking: None,
+        }
     }
 
     pub fn tool_result(call: &ToolCall, content: String) -> Self {

@@ -477,9 +477,8 @@ impl Answer {
                 arguments: if args.trim().is_empty() { "{}".into() } else { args },
             })
             .collect();
-        let thinking = (!self.thinking.is_empty()).then(|| {
-            miniserde::json::to_string(&miniserde::json::Value::Array(self.thinking.into_iter().collect()))
-        });
+        let thinking = (!self.thinking.is_empty())
+            .then(|| miniserde::json::to_string(&miniserde::json::Value::Array(self.thinking.into_iter().collect())));
         Completion {
             text: self.text,
             tool_calls,

@@ -11,9 +11,9 @@ use std::time::Instant;
 use smol::Timer;
 use smol::future::FutureExt;
 
+use super::chain::ProviderChain;
 use super::control::TurnControl;
 use super::message::{ChatMessage, Role, ToolCall};
-use super::chain::ProviderChain;
 use super::provider::{ChatRequest, ProviderError, StreamEvent};
 use crate::store::sessions::Usage;
 use crate::tools::{ToolRegistry, ToolState};

@@ -130,7 +130,10 @@ fn provider_keys_resolve_and_missing_ones_name_the_variable() {
           in config.yaml and its key in .env (e.g. OPENROUTER_API_KEY)"]
     );
     let c = ok(Some("model:\n  default: m\n  provider: anthropic\n"), None, &[("ANTHROPIC_API_KEY", "k")]);
-    assert_eq!((c.model.api_mode, c.model.base_url.as_str()), (ApiMode::AnthropicMessages, "https://api.anthropic.com"));
+    assert_eq!(
+        (c.model.api_mode, c.model.base_url.as_str()),
+        (ApiMode::AnthropicMessages, "https://api.anthropic.com")
+    );
     assert_eq!(c.model.api_key.as_deref(), Some("k"));
     let c = ok(Some("model:\n  default: m\n  base_url: https://api.example.com/anthropic/\n"), None, &[]);
     assert_eq!((c.model.api_mode, c.model.provider.as_str()), (ApiMode::AnthropicMessages, "custom"));
@@ -310,7 +313,8 @@ fallback_model:\n  provider: anthropic\n  model: claude\n";
     let usage = crate::store::sessions::Usage { input_tokens: 1_000_000, output_tokens: 100_000, ..Default::default() };
     assert!((pricing.cost(&usage) - 4.5).abs() < 1e-9);
     // A missing primary key stays a problem; a fallback without a model is one too.
-    let p = problems(Some("model:\n  default: m\n  provider: openai\nfallback_model:\n  provider: openai\n"), None, &[]);
+    let p =
+        problems(Some("model:\n  default: m\n  provider: openai\nfallback_model:\n  provider: openai\n"), None, &[]);
     assert!(p.iter().any(|p| p.contains("model.api_key: provider openai needs an API key")), "{p:?}");
     assert!(p.iter().any(|p| p.contains("fallback_model: expected an entry with `model:`")), "{p:?}");
     let p = problems(Some("model:\n  default: m\n  pricing:\n    input: -1\n"), None, &[("OPENAI_API_KEY", "k")]);

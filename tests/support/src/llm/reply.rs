@@ -30,7 +30,16 @@ pub struct Reply {
 
 impl Reply {
     fn of(kind: Kind) -> Reply {
-        Reply { kind, chunks: 4, delay: Duration::ZERO, gate: None, stall: false, cut: false, retry_after: None, cache: None }
+        Reply {
+            kind,
+            chunks: 4,
+            delay: Duration::ZERO,
+            gate: None,
+            stall: false,
+            cut: false,
+            retry_after: None,
+            cache: None,
+        }
     }
 
     /// Assistant text; streamed as ~4 content deltas (see [`Reply::chunks`]).
