@@ -294,6 +294,12 @@ fn config_cmd(parser: &mut lexopt::Parser, global: &Global) -> Result<i32, lexop
             for p in &platforms {
                 println!("platform: {}", p.describe());
             }
+            for f in &config.fallbacks {
+                println!("fallback: {} via {} ({})", f.name, f.provider, f.base_url);
+            }
+            for w in &config.warnings {
+                println!("warning: {w}");
+            }
             if platforms.is_empty() {
                 println!("warning: no platform is configured (set TELEGRAM_BOT_TOKEN)");
             }

@@ -36,7 +36,10 @@ pub fn config(env: &[(&str, &str)]) -> crate::config::Config {
             api_key: None,
             context_length: None,
             max_tokens: None,
+            pricing: None,
         },
+        fallbacks: Vec::new(),
+        warnings: Vec::new(),
         agent: AgentConfig {
             max_turns: 90,
             api_max_retries: 3,

@@ -29,6 +29,7 @@ pub fn to_chat(rows: &[StoredMessage]) -> Vec<ChatMessage> {
                     tool_calls: Vec::new(),
                     tool_call_id: Some(id),
                     name: row.tool_name.clone(),
+                    thinking: None,
                 });
             }
             continue;
@@ -58,6 +59,7 @@ fn close_open_calls(out: &mut Vec<ChatMessage>, open: &mut Vec<(String, String)>
                 tool_calls: Vec::new(),
                 tool_call_id: Some(id),
                 name: Some(name),
+                thinking: None,
             });
         }
     }

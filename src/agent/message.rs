@@ -51,15 +51,32 @@ pub struct ChatMessage {
     pub tool_call_id: Option<String>,
     /// For `Role::Tool`: the tool's name.
     pub name: Option<String>,
+    /// For `Role::Assistant` over Anthropic: the thinking blocks of this message as a JSON
+    /// array text, sent back unchanged with the tool results (never shown, not in OpenAI form).
+    pub thinking: Option<String>,
 }
 
 impl ChatMessage {
     pub fn new(role: Role, content: impl Into<String>) -> Self {
-        ChatMessage { role, content: Some(content.into()), tool_calls: Vec::new(), tool_call_id: None, name: None }
+        ChatMessage {
+            role,
+            content: Some(content.into()),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+            name: None,
+            thinking: None,
+        }
     }
 
     pub fn assistant_calls(content: Option<String>, calls: Vec<ToolCall>) -> Self {
-        ChatMessage { role: Role::Assistant, content, tool_calls: calls, tool_call_id: None, name: None }
+        ChatMessage {
+            role: Role::Assistant,
+            content,
+            tool_calls: calls,
+            tool_call_id: None,
+            name: None,
+            thinking: None,
+        }
     }
 
     pub fn tool_result(call: &ToolCall, content: String) -> Self {
@@ -69,6 +86,7 @@ impl ChatMessage {
             tool_calls: Vec::new(),
             tool_call_id: Some(call.id.clone()),
             name: Some(call.name.clone()),
+            thinking: None,
         }
     }
 

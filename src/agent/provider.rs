@@ -1,4 +1,5 @@
-//! The OpenAI-compatible chat completions client (A1, A3).
+//! The model client (A1, A3): one HTTP/retry core for both wire protocols; only the request
+//! body and the stream parser differ (`openai.rs`, `anthropic.rs`).
 //!
 //! Each model call runs on its own thread (a stream can last minutes; it must not pin a slot of
 //! the small blocking pool) and reports through a bounded channel: text deltas as they arrive,
@@ -14,14 +15,15 @@ use std::time::{Duration, Instant};
 
 use hermes_platform::backoff::Backoff;
 use hermes_platform::http::{AgentOptions, HttpContext};
-use miniserde::json::{Array, Number, Object, Value};
 
-use super::message::{ChatMessage, ToolCall, int_field, str_field};
+pub(super) use super::answer::{Answer, Step};
+use super::message::{ChatMessage, ToolCall, str_field};
 use super::sse::SseReader;
-use crate::config::ModelConfig;
+use super::{anthropic, openai};
+use crate::config::{ApiMode, ModelConfig, Pricing};
 use crate::store::sessions::Usage;
 
-/// What a model call reports, in order: any number of `Text`/`Retrying`, then one of
+/// What a model call reports, in order: any number of `Text`/`Retrying`/`Notice`, then one of
 /// `Finished` or `Failed`.
 #[derive(Debug)]
 pub enum StreamEvent {
@@ -32,6 +34,8 @@ pub enum StreamEvent {
         wait: Duration,
         reason: String,
     },
+    /// A line for the chat that is not part of the answer (a fallback took over).
+    Notice(String),
     Finished(Completion),
     Failed(ProviderError),
 }
@@ -43,6 +47,8 @@ pub struct Completion {
     pub tool_calls: Vec<ToolCall>,
     pub finish_reason: String,
     pub usage: Usage,
+    /// Anthropic thinking blocks as a JSON array text, passed back unchanged with the message.
+    pub thinking: Option<String>,
 }
 
 /// Why a model call failed, in words a user can act on.
@@ -67,7 +73,6 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
-    /// True when another provider could serve the turn (not a malformed request).
     pub fn message(&self) -> &str {
         match self {
             ProviderError::Auth(m)
@@ -80,6 +85,18 @@ impl ProviderError {
             | ProviderError::Interrupted(m) => m,
         }
     }
+
+    /// True when another provider could serve the turn (A4): the request itself was fine.
+    pub fn allows_fallback(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::Auth(_)
+                | ProviderError::NotFound(_)
+                | ProviderError::RateLimited(_)
+                | ProviderError::Unavailable(_)
+                | ProviderError::Protocol(_)
+        )
+    }
 }
 
 impl std::fmt::Display for ProviderError {
@@ -89,28 +106,33 @@ impl std::fmt::Display for ProviderError {
 }
 
 /// One request: the messages and the tool schemas (an array of OpenAI `tools` entries).
+#[derive(Clone)]
 pub struct ChatRequest {
     pub messages: Vec<ChatMessage>,
-    pub tools: Option<Value>,
+    pub tools: Option<miniserde::json::Value>,
 }
 
 /// The largest single SSE event and the largest answer we accept (memory stays bounded).
 const MAX_EVENT_BYTES: usize = 1 << 20;
-const MAX_ANSWER_BYTES: usize = 4 << 20;
+pub(super) const MAX_ANSWER_BYTES: usize = 4 << 20;
 /// Deltas buffered between the stream thread and the turn (backpressure beyond that).
 const CHANNEL_CAP: usize = 64;
 
-/// A configured OpenAI-compatible endpoint. Cheap to clone.
+/// A configured endpoint (OpenAI-compatible or Anthropic). Cheap to clone.
 #[derive(Clone)]
 pub struct Provider {
     agent: ureq::Agent,
     url: String,
     base_url: String,
     api_key: Option<String>,
-    model: String,
-    max_tokens: Option<u64>,
+    pub(super) api_mode: ApiMode,
+    /// The provider id (`openrouter`, `anthropic`, ...), for the fallback notice.
+    provider: String,
+    pub(super) model: String,
+    pub(super) max_tokens: Option<u64>,
     /// `reasoning_effort` sent with each request (`/reasoning`), when set.
-    reasoning_effort: Option<String>,
+    pub(super) reasoning_effort: Option<String>,
+    pricing: Option<Pricing>,
     retries: u32,
     key_hint: String,
 }
@@ -131,14 +153,21 @@ impl Provider {
             global_timeout: Some(Duration::from_secs(1800)),
             proxy: None,
         });
+        let path = match model.api_mode {
+            ApiMode::OpenAiChat => "/chat/completions",
+            ApiMode::AnthropicMessages => "/v1/messages",
+        };
         Provider {
             agent,
-            url: format!("{}/chat/completions", model.base_url),
+            url: format!("{}{path}", model.base_url),
             base_url: model.base_url.clone(),
             api_key: model.api_key.clone(),
+            api_mode: model.api_mode,
+            provider: model.provider.clone(),
             model: model.name.clone(),
             max_tokens: model.max_tokens,
             reasoning_effort: None,
+            pricing: model.pricing,
             retries: retries.max(1),
             key_hint: key_hint.to_string(),
         }
@@ -146,6 +175,10 @@ impl Provider {
 
     pub fn model(&self) -> &str {
         &self.model
+    }
+
+    pub fn provider_id(&self) -> &str {
+        &self.provider
     }
 
     /// This endpoint with a session's own model and reasoning effort (`/model`, `/reasoning`).
@@ -158,75 +191,43 @@ impl Provider {
 
     /// Starts a streaming call on its own thread.
     pub fn stream(&self, request: &ChatRequest) -> async_channel::Receiver<StreamEvent> {
-        let (tx, rx) = async_channel::bounded(CHANNEL_CAP);
         let body = self.body(request);
         let this = self.clone();
-        let spawned = thread::Builder::new().name("llm".into()).spawn(move || {
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| this.run(&body, &tx)));
-            if result.is_err() {
-                let _ = tx.send_blocking(StreamEvent::Failed(ProviderError::Protocol(
-                    "internal error while reading the model's answer".into(),
-                )));
+        spawn_call(move |tx| {
+            if let Err(e) = this.run(&body, tx) {
+                let _ = tx.send_blocking(StreamEvent::Failed(e));
             }
-        });
-        if let Err(e) = spawned {
-            let (tx, rx) = async_channel::bounded(1);
-            let _ = tx.try_send(StreamEvent::Failed(ProviderError::Unavailable(format!("cannot start a thread: {e}"))));
-            return rx;
-        }
-        rx
+        })
     }
 
-    fn body(&self, request: &ChatRequest) -> String {
-        let mut o = Object::new();
-        o.insert("model".into(), Value::String(self.model.clone()));
-        let mut messages = Array::new();
-        for m in &request.messages {
-            messages.push(m.to_json());
-        }
-        o.insert("messages".into(), Value::Array(messages));
-        o.insert("stream".into(), Value::Bool(true));
-        let mut opts = Object::new();
-        opts.insert("include_usage".into(), Value::Bool(true));
-        o.insert("stream_options".into(), Value::Object(opts));
-        if let Some(tools) = &request.tools {
-            o.insert("tools".into(), tools.clone());
-        }
-        if let Some(n) = self.max_tokens {
-            o.insert("max_tokens".into(), Value::Number(Number::U64(n)));
-        }
-        if let Some(effort) = &self.reasoning_effort {
-            o.insert("reasoning_effort".into(), Value::String(effort.clone()));
-        }
-        miniserde::json::to_string(&Value::Object(o))
+    pub(super) fn body(&self, request: &ChatRequest) -> String {
+        let body = match self.api_mode {
+            ApiMode::OpenAiChat => openai::body(self, request),
+            ApiMode::AnthropicMessages => anthropic::body(self, request),
+        };
+        miniserde::json::to_string(&body)
     }
 
-    /// The retry loop around one call.
-    fn run(&self, body: &str, tx: &async_channel::Sender<StreamEvent>) {
+    /// The retry loop around one call. `Err` is the final failure, not yet reported (a
+    /// fallback may take over); everything else was sent on `tx`.
+    pub(super) fn run(&self, body: &str, tx: &async_channel::Sender<StreamEvent>) -> Result<(), ProviderError> {
         let mut backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(60));
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let outcome = self.attempt(body, tx);
-            let failure = match outcome {
-                Attempt::Done => return,
-                Attempt::Cancelled => return,
-                Attempt::Fatal(e) => {
-                    let _ = tx.send_blocking(StreamEvent::Failed(e));
-                    return;
-                }
+            let (error, retry_after) = match self.attempt(body, tx) {
+                Attempt::Done | Attempt::Cancelled => return Ok(()),
+                Attempt::Fatal(e) => return Err(e),
                 Attempt::Retryable { error, retry_after } => (error, retry_after),
             };
-            let (error, retry_after) = failure;
             if attempt > self.retries {
-                let _ = tx.send_blocking(StreamEvent::Failed(error));
-                return;
+                return Err(error);
             }
             let wait = retry_after.unwrap_or_else(|| backoff.next_delay()).min(Duration::from_secs(120));
             log::warn!("model call failed ({error}); retry {attempt}/{} in {:.1} s", self.retries, wait.as_secs_f32());
             let event = StreamEvent::Retrying { attempt, wait, reason: error.to_string() };
             if tx.send_blocking(event).is_err() || !sleep_unless_closed(tx, wait) {
-                return;
+                return Ok(());
             }
         }
     }
@@ -234,8 +235,15 @@ impl Provider {
     fn attempt(&self, body: &str, tx: &async_channel::Sender<StreamEvent>) -> Attempt {
         let mut req =
             self.agent.post(&self.url).header("Content-Type", "application/json").header("Accept", "text/event-stream");
-        if let Some(key) = &self.api_key {
-            req = req.header("Authorization", &format!("Bearer {key}"));
+        match (self.api_mode, &self.api_key) {
+            (ApiMode::AnthropicMessages, key) => {
+                req = req.header("anthropic-version", "2023-06-01");
+                if let Some(key) = key {
+                    req = req.header("x-api-key", key);
+                }
+            }
+            (ApiMode::OpenAiChat, Some(key)) => req = req.header("Authorization", &format!("Bearer {key}")),
+            (ApiMode::OpenAiChat, None) => {}
         }
         let response = match req.send(body) {
             Ok(r) => r,
@@ -293,6 +301,7 @@ impl Provider {
                     retry_after,
                 };
             }
+            // 529: Anthropic's "overloaded".
             408 | 409 | 425 | 500..=599 => {
                 return Attempt::Retryable {
                     error: ProviderError::Unavailable(format!("the model provider failed (HTTP {status}){said}")),
@@ -306,58 +315,76 @@ impl Provider {
 
     fn read_stream(&self, body: impl Read, tx: &async_channel::Sender<StreamEvent>) -> Attempt {
         let mut reader = SseReader::new(body, MAX_EVENT_BYTES);
-        let mut acc = Accumulator::default();
+        let mut answer = Answer::default();
+        let mut blocks = anthropic::Blocks::default();
         let started = Instant::now();
         loop {
             let event = match reader.next_event() {
                 Ok(Some(e)) => e,
                 Ok(None) => break,
                 Err(e) => {
-                    return acc
+                    return answer
                         .broken(format!("the model stream broke after {:.0} s: {e}", started.elapsed().as_secs_f32()));
                 }
             };
-            let data = event.data.trim();
-            if data == "[DONE]" {
-                break;
-            }
-            let chunk = match miniserde::json::from_str::<Value>(data) {
-                Ok(Value::Object(o)) => o,
-                _ => {
-                    let shown: String = data.chars().take(80).collect();
-                    return acc.broken_protocol(format!("the model server sent malformed stream data: {shown:?}"));
+            let step = match self.api_mode {
+                ApiMode::OpenAiChat => openai::absorb(&mut answer, event.data.trim()),
+                ApiMode::AnthropicMessages => {
+                    blocks.absorb(&mut answer, event.event.as_deref().unwrap_or(""), event.data.trim())
                 }
             };
-            if let Some(Value::Object(err)) = chunk.get("error") {
-                let msg = str_field(err, "message").unwrap_or_else(|| "unknown error".into());
-                return acc.broken(format!("the model provider reported an error mid-stream: {msg}"));
-            }
-            match acc.absorb(&chunk) {
-                Ok(Some(text)) => {
+            match step {
+                Step::More => {}
+                Step::Text(text) => {
                     if tx.send_blocking(StreamEvent::Text(text)).is_err() {
                         return Attempt::Cancelled;
                     }
                 }
-                Ok(None) => {}
-                Err(e) => return acc.broken_protocol(e),
+                Step::End => break,
+                Step::Malformed(e) => return answer.broken_protocol(e),
+                Step::Error(e) => return answer.broken(e),
             }
             if tx.is_closed() {
                 return Attempt::Cancelled;
             }
         }
-        if acc.finish_reason.is_none() && acc.text.is_empty() && acc.calls.is_empty() {
-            return acc.broken_protocol("the model server closed the stream without an answer".into());
+        if answer.finish_reason.is_none() && answer.text.is_empty() && answer.calls.is_empty() {
+            return answer.broken_protocol("the model server closed the stream without an answer".into());
         }
-        let completion = acc.into_completion();
+        let mut completion = answer.into_completion();
+        if let Some(p) = &self.pricing {
+            completion.usage.cost_usd = p.cost(&completion.usage);
+        }
         let sent = tx.send_blocking(StreamEvent::Finished(completion));
-        // Read what follows `[DONE]` (the end of the chunked body), after the answer went out:
-        // only a body read to its end lets the connection go back to the pool for the next call.
+        // Read what follows the last event (the end of the chunked body), after the answer went
+        // out: only a body read to its end lets the connection go back to the pool.
         reader.drain(64 * 1024);
         match sent {
             Ok(()) => Attempt::Done,
             Err(_) => Attempt::Cancelled,
         }
     }
+}
+
+/// Runs `call` on its own thread with a fresh channel; a panic becomes a `Failed` event.
+pub(super) fn spawn_call(
+    call: impl FnOnce(&async_channel::Sender<StreamEvent>) + Send + 'static,
+) -> async_channel::Receiver<StreamEvent> {
+    let (tx, rx) = async_channel::bounded(CHANNEL_CAP);
+    let spawned = thread::Builder::new().name("llm".into()).spawn(move || {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| call(&tx)));
+        if result.is_err() {
+            let _ = tx.send_blocking(StreamEvent::Failed(ProviderError::Protocol(
+                "internal error while reading the model's answer".into(),
+            )));
+        }
+    });
+    if let Err(e) = spawned {
+        let (tx, rx) = async_channel::bounded(1);
+        let _ = tx.try_send(StreamEvent::Failed(ProviderError::Unavailable(format!("cannot start a thread: {e}"))));
+        return rx;
+    }
+    rx
 }
 
 enum Attempt {
@@ -367,69 +394,7 @@ enum Attempt {
     Retryable { error: ProviderError, retry_after: Option<Duration> },
 }
 
-/// Collects one streamed answer: text, tool-call fragments by index, usage.
-#[derive(Default)]
-struct Accumulator {
-    text: String,
-    delivered_text: bool,
-    calls: Vec<(String, String, String)>,
-    finish_reason: Option<String>,
-    usage: Usage,
-}
-
-impl Accumulator {
-    /// Takes one chunk; returns visible text to hand out, if any.
-    fn absorb(&mut self, chunk: &Object) -> Result<Option<String>, String> {
-        if let Some(Value::Object(u)) = chunk.get("usage") {
-            self.usage.input_tokens = int_field(u, "prompt_tokens").unwrap_or(0);
-            self.usage.output_tokens = int_field(u, "completion_tokens").unwrap_or(0);
-            if let Some(Value::Object(d)) = u.get("prompt_tokens_details") {
-                self.usage.cache_read_tokens = int_field(d, "cached_tokens").unwrap_or(0);
-            }
-        }
-        let Some(Value::Array(choices)) = chunk.get("choices") else { return Ok(None) };
-        let Some(Value::Object(choice)) = choices.first() else { return Ok(None) };
-        if let Some(reason) = str_field(choice, "finish_reason") {
-            self.finish_reason = Some(reason);
-        }
-        let Some(Value::Object(delta)) = choice.get("delta").or_else(|| choice.get("message")) else { return Ok(None) };
-        if let Some(Value::Array(calls)) = delta.get("tool_calls") {
-            for call in calls.iter() {
-                let Value::Object(call) = call else { continue };
-                let index = int_field(call, "index").unwrap_or(self.calls.len() as i64).clamp(0, 127) as usize;
-                while self.calls.len() <= index {
-                    self.calls.push(Default::default());
-                }
-                let slot = &mut self.calls[index];
-                if let Some(id) = str_field(call, "id") {
-                    slot.0 = id;
-                }
-                if let Some(Value::Object(f)) = call.get("function") {
-                    if let Some(name) = str_field(f, "name") {
-                        slot.1.push_str(&name);
-                    }
-                    if let Some(args) = str_field(f, "arguments") {
-                        slot.2.push_str(&args);
-                    }
-                }
-                if slot.2.len() > MAX_ANSWER_BYTES {
-                    return Err("the model's tool call arguments are too large".into());
-                }
-            }
-        }
-        match delta.get("content") {
-            Some(Value::String(s)) if !s.is_empty() => {
-                if self.text.len() + s.len() > MAX_ANSWER_BYTES {
-                    return Err("the model's answer is too large".into());
-                }
-                self.text.push_str(s);
-                self.delivered_text = true;
-                Ok(Some(s.clone()))
-            }
-            _ => Ok(None),
-        }
-    }
-
+impl Answer {
     fn broken(self, message: String) -> Attempt {
         if self.delivered_text {
             Attempt::Fatal(ProviderError::Interrupted(message))
@@ -443,26 +408,6 @@ impl Accumulator {
             Attempt::Fatal(ProviderError::Interrupted(message))
         } else {
             Attempt::Retryable { error: ProviderError::Protocol(message), retry_after: None }
-        }
-    }
-
-    fn into_completion(self) -> Completion {
-        let tool_calls = self
-            .calls
-            .into_iter()
-            .enumerate()
-            .filter(|(_, (_, name, _))| !name.is_empty())
-            .map(|(i, (id, name, args))| ToolCall {
-                id: if id.is_empty() { format!("call_{i}") } else { id },
-                name,
-                arguments: if args.trim().is_empty() { "{}".into() } else { args },
-            })
-            .collect();
-        Completion {
-            text: self.text,
-            tool_calls,
-            finish_reason: self.finish_reason.unwrap_or_else(|| "stop".into()),
-            usage: self.usage,
         }
     }
 }
@@ -481,6 +426,7 @@ fn sleep_unless_closed(tx: &async_channel::Sender<StreamEvent>, wait: Duration) 
 
 /// `{"error":{"message":...}}` or `{"error":"..."}` or `{"message":...}`, else the raw text.
 fn error_message(body: &str) -> String {
+    use miniserde::json::Value;
     let text = match miniserde::json::from_str::<Value>(body) {
         Ok(Value::Object(o)) => match o.get("error") {
             Some(Value::Object(e)) => str_field(e, "message").unwrap_or_default(),
@@ -522,45 +468,19 @@ fn describe_transport(e: &ureq::Error) -> String {
 mod tests {
     use super::*;
 
-    fn chunk(json: &str) -> Object {
-        match miniserde::json::from_str::<Value>(json).unwrap() {
-            Value::Object(o) => o,
-            _ => panic!(),
-        }
-    }
-
-    #[test]
-    fn accumulates_text_tool_fragments_and_usage() {
-        let mut acc = Accumulator::default();
-        let chunks = [
-            r#"{"choices":[{"delta":{"role":"assistant","content":"Hel"}}]}"#,
-            r#"{"choices":[{"delta":{"content":"lo"}}]}"#,
-            r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"id":"c1","type":"function","function":{"name":"todo","arguments":""}}]}}]}"#,
-            r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"to"}}]}}]}"#,
-            r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"dos\":[]}"}}]}}]}"#,
-            r#"{"choices":[{"delta":{},"finish_reason":"tool_calls"}]}"#,
-            r#"{"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":3,"prompt_tokens_details":{"cached_tokens":4}}}"#,
-        ];
-        let mut shown = String::new();
-        for c in chunks {
-            if let Some(t) = acc.absorb(&chunk(c)).unwrap() {
-                shown.push_str(&t);
-            }
-        }
-        assert_eq!(shown, "Hello");
-        let done = acc.into_completion();
-        assert_eq!(
-            done.tool_calls,
-            vec![ToolCall { id: "c1".into(), name: "todo".into(), arguments: "{\"todos\":[]}".into() }]
-        );
-        assert_eq!(done.finish_reason, "tool_calls");
-        assert_eq!((done.usage.input_tokens, done.usage.output_tokens, done.usage.cache_read_tokens), (12, 3, 4));
-    }
-
     #[test]
     fn error_bodies_are_summarised() {
         assert_eq!(error_message(r#"{"error":{"message":"bad key","type":"auth"}}"#), "bad key");
         assert_eq!(error_message("plain\ntext"), "plain text");
         assert!(is_context_error("This model's maximum context length is 8192 tokens"));
+    }
+
+    #[test]
+    fn only_request_independent_failures_fall_back() {
+        assert!(ProviderError::Auth("k".into()).allows_fallback());
+        assert!(ProviderError::Unavailable("5xx".into()).allows_fallback());
+        assert!(!ProviderError::BadRequest("x".into()).allows_fallback());
+        assert!(!ProviderError::ContextTooLong("x".into()).allows_fallback());
+        assert!(!ProviderError::Interrupted("x".into()).allows_fallback());
     }
 }

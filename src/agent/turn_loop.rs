@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 use smol::Timer;
 use smol::future::FutureExt;
 
+use super::chain::ProviderChain;
 use super::control::TurnControl;
 use super::message::{ChatMessage, Role, ToolCall};
-use super::provider::{ChatRequest, Provider, ProviderError, StreamEvent};
+use super::provider::{ChatRequest, ProviderError, StreamEvent};
 use crate::store::sessions::Usage;
 use crate::tools::{HostRequest, ToolEnv, ToolRegistry};
 
@@ -33,11 +34,15 @@ pub trait TurnObserver {
     /// A tool asks the chat something (approval, clarify, send_message). The observer answers
     /// through `request.reply`, now or later; the turn keeps waiting for the tool meanwhile.
     fn on_host(&mut self, request: HostRequest) -> impl Future<Output = ()>;
+    /// A line for the chat that is not part of the answer (a fallback model took over).
+    fn on_notice(&mut self, _text: &str) -> impl Future<Output = ()> {
+        async {}
+    }
 }
 
 /// Everything one turn needs.
 pub struct TurnInput<'a> {
-    pub provider: &'a Provider,
+    pub provider: &'a ProviderChain,
     pub tools: &'a ToolRegistry,
     /// What the turn's tools see; its `cancel` flag must be `control`'s.
     pub tool_env: Arc<ToolEnv>,
@@ -104,7 +109,8 @@ pub async fn run_turn<O: TurnObserver>(input: TurnInput<'_>, observer: &mut O) -
         }
 
         let content = (!completion.text.trim().is_empty()).then(|| completion.text.clone());
-        let assistant = ChatMessage::assistant_calls(content, completion.tool_calls.clone());
+        let mut assistant = ChatMessage::assistant_calls(content, completion.tool_calls.clone());
+        assistant.thinking = completion.thinking.clone();
         observer.on_tool_calls(&completion.tool_calls).await;
         observer.on_message(&assistant).await;
         messages.push(assistant);
@@ -244,7 +250,7 @@ enum Wake {
 
 /// One model call, forwarding text to the observer, until it finishes, fails or is interrupted.
 async fn stream_one<O: TurnObserver>(
-    provider: &Provider,
+    provider: &ProviderChain,
     request: &ChatRequest,
     control: &TurnControl,
     observer: &mut O,
@@ -284,6 +290,7 @@ async fn stream_one<O: TurnObserver>(
                     StreamEvent::Retrying { attempt, wait, reason } => {
                         log::warn!("model call failed ({reason}); retry {attempt} in {:.1} s", wait.as_secs_f32());
                     }
+                    StreamEvent::Notice(text) => observer.on_notice(&text).await,
                     StreamEvent::Finished(c) => return Streamed::Done(c),
                     StreamEvent::Failed(error) => return Streamed::Failed { error, partial },
                 }

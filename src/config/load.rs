@@ -76,6 +76,8 @@ pub fn load(opts: &LoadOptions) -> Result<Config, Vec<Problem>> {
     let env = Arc::new(env);
     let r = Reader::new(&root, file, &env, &origin);
     let model = model::resolve(&r);
+    let mut warnings = Vec::new();
+    let fallbacks = model::fallbacks(&r, model.as_ref(), &mut warnings);
     let agent = sections::agent(&r);
     let streaming = sections::streaming(&r);
     let display = sections::display(&r);
@@ -106,6 +108,8 @@ pub fn load(opts: &LoadOptions) -> Result<Config, Vec<Problem>> {
             env_origin: Arc::new(origin),
             platform_blocks,
             model,
+            fallbacks,
+            warnings,
             agent,
             streaming,
             display,

@@ -10,8 +10,8 @@
 
 use super::problem::Problem;
 use super::read::{Raw, Reader};
-use super::types::{ApiMode, ModelConfig};
-use super::yaml::Kind;
+use super::types::{ApiMode, ModelConfig, Pricing};
+use super::yaml::{Kind, Node};
 
 /// A provider we can reach: its id, default URL, and the key variables in the order tried
 /// (empty = no key needed).
@@ -115,18 +115,63 @@ pub fn resolve(r: &Reader) -> Option<ModelConfig> {
         }
     };
 
-    let mut base_url = match r.string(base_url_raw.clone()) {
+    let fields = Fields {
+        section: "model",
+        line: model_node.map(|(k, _)| k.line),
+        provider: provider_raw,
+        base_url: base_url_raw,
+        api_key,
+        api_mode: api_mode_raw,
+    };
+    let endpoint = endpoint(r, &fields, None);
+    let pricing = if is_map { pricing(r) } else { None };
+    if r.problem_count() > before {
+        return None;
+    }
+    let (provider, base_url, api_key, api_mode) = endpoint?;
+    Some(ModelConfig {
+        name: name?,
+        provider,
+        api_mode,
+        base_url,
+        api_key,
+        context_length: context_length.map(|n| n as u64),
+        max_tokens: max_tokens.map(|n| n as u64),
+        pricing,
+    })
+}
+
+/// Where one model entry says to go, as written: the primary `model:` or a fallback item.
+struct Fields {
+    /// The key prefix for problems: `model` or `fallback_providers[1]`.
+    section: &'static str,
+    line: Option<usize>,
+    provider: Option<Raw>,
+    base_url: Option<Raw>,
+    api_key: Option<String>,
+    api_mode: Option<Raw>,
+}
+
+/// Provider id, base URL, key and wire protocol of one entry. Problems go to the reader; a
+/// missing key goes to `warnings` instead when given (a fallback entry is then skipped).
+fn endpoint(
+    r: &Reader,
+    f: &Fields,
+    warnings: Option<&mut Vec<Problem>>,
+) -> Option<(String, String, Option<String>, ApiMode)> {
+    let key = |name: &str| format!("{}.{name}", f.section);
+    let mut base_url = match r.string(f.base_url.clone()) {
         Some(url) if !url.trim().is_empty() => {
             let url = url.trim().trim_end_matches('/').to_string();
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                r.wrong(base_url_raw.as_ref()?, "an http:// or https:// URL");
+                r.wrong(f.base_url.as_ref()?, "an http:// or https:// URL");
             }
             Some(url)
         }
         _ => None,
     };
 
-    let requested = r.string(provider_raw.clone()).map(|p| p.trim().to_ascii_lowercase()).unwrap_or_default();
+    let requested = r.string(f.provider.clone()).map(|p| p.trim().to_ascii_lowercase()).unwrap_or_default();
     let requested = match requested.as_str() {
         "" => "auto".to_string(),
         "claude" => "anthropic".to_string(),
@@ -141,8 +186,8 @@ pub fn resolve(r: &Reader) -> Option<ModelConfig> {
             None => {
                 r.report(Problem::new(
                     r.file,
-                    model_node.map(|(k, _)| k.line),
-                    "model.provider",
+                    f.line,
+                    &key("provider"),
                     "no provider is set and no provider key was found; set `model.provider` in config.yaml \
                      and its key in .env (e.g. OPENROUTER_API_KEY)",
                 ));
@@ -155,7 +200,7 @@ pub fn resolve(r: &Reader) -> Option<ModelConfig> {
             None => {
                 let mut known: Vec<&str> = PROVIDERS.iter().map(|p| p.id).collect();
                 known.extend(LOCAL.iter().map(|(id, _)| *id));
-                let raw = provider_raw.as_ref()?;
+                let raw = f.provider.as_ref()?;
                 r.wrong(raw, &format!("a provider this build supports ({})", known.join(", ")));
                 return None;
             }
@@ -174,8 +219,8 @@ pub fn resolve(r: &Reader) -> Option<ModelConfig> {
         None if provider.base_url.is_empty() => {
             r.report(Problem::new(
                 r.file,
-                model_node.map(|(k, _)| k.line),
-                "model.base_url",
+                f.line,
+                &key("base_url"),
                 "provider custom needs the server's URL: set `model.base_url` (e.g. http://127.0.0.1:8080/v1) \
                  or CUSTOM_BASE_URL",
             ));
@@ -184,55 +229,110 @@ pub fn resolve(r: &Reader) -> Option<ModelConfig> {
         None => provider.base_url.to_string(),
     };
 
-    let api_key = api_key.or_else(|| key_from_env(r, provider, &base_url));
+    let api_key = f.api_key.clone().or_else(|| key_from_env(r, provider, &base_url));
     if api_key.is_none() && !provider.keys.is_empty() {
-        r.report(Problem::new(
+        let p = Problem::new(
             r.file,
-            model_node.map(|(k, _)| k.line),
-            "model.api_key",
+            f.line,
+            &key("api_key"),
             format!(
-                "provider {} needs an API key: set {} in .env (or `model.api_key` in config.yaml)",
-                provider.id, provider.keys[0]
+                "provider {} needs an API key: set {} in .env (or `{}` in config.yaml)",
+                provider.id,
+                provider.keys[0],
+                key("api_key")
             ),
-        ));
+        );
+        match warnings {
+            Some(w) => w.push(Problem { message: format!("{}; this fallback is skipped", p.message), ..p }),
+            None => r.report(p),
+        }
+        return None;
     }
 
-    let mut api_mode = if base_url.trim_end_matches('/').ends_with("/anthropic") {
-        ApiMode::AnthropicMessages
-    } else {
-        provider.api_mode
-    };
+    // A base URL ending in `/anthropic` speaks the Messages API (AD §2.1).
+    let mut api_mode = if base_url.ends_with("/anthropic") { ApiMode::AnthropicMessages } else { provider.api_mode };
     if let Some(mode) = r.choice(
-        api_mode_raw.clone(),
+        f.api_mode.clone(),
         &[("chat_completions", ApiMode::OpenAiChat), ("anthropic_messages", ApiMode::AnthropicMessages)],
     ) {
         api_mode = mode;
     }
-    if api_mode == ApiMode::AnthropicMessages {
-        let raw = api_mode_raw.or(provider_raw).unwrap_or_else(|| Raw {
-            text: Ok(provider.id.to_string()),
-            file: r.file.to_string(),
-            line: model_node.map(|(k, _)| k.line),
-            key: "model.provider".into(),
-        });
-        r.problem(
-            &raw,
-            "the Anthropic Messages API is not supported by this build yet; use an OpenAI-compatible \
-             endpoint (provider openrouter, openai, nous or custom)",
-        );
-    }
+    Some((provider.id.to_string(), base_url, api_key, api_mode))
+}
 
-    if r.problem_count() > before {
-        return None;
+/// `fallback_providers:` (a list) then `fallback_model:` (one entry or a list), deduplicated by
+/// (provider, model, base URL) and without the primary itself (AD §2.2). An entry whose key is
+/// missing is a warning and left out; other mistakes are problems like the primary's.
+pub fn fallbacks(r: &Reader, primary: Option<&ModelConfig>, warnings: &mut Vec<Problem>) -> Vec<ModelConfig> {
+    let mut out: Vec<ModelConfig> = Vec::new();
+    for path in ["fallback_providers", "fallback_model"] {
+        let Some((k, node)) = r.node(path) else { continue };
+        let items: Vec<&Node> = match &node.kind {
+            Kind::Seq(items) => items.iter().collect(),
+            Kind::Map(_) => vec![node],
+            _ => {
+                r.wrong(&r.raw_of(k, node, path), "a list of `{provider, model, base_url?, api_key?}` entries");
+                continue;
+            }
+        };
+        for item in items {
+            let section: &'static str = if path == "fallback_model" { "fallback_model" } else { "fallback_providers" };
+            if !matches!(item.kind, Kind::Map(_)) {
+                r.wrong(&r.raw_of(k, item, path), "an entry with `provider:` and `model:`");
+                continue;
+            }
+            let field = |name: &str| item.get(name).map(|(fk, fv)| r.raw_of(fk, fv, &format!("{path}.{name}")));
+            let name = r.string(field("model").or_else(|| field("default"))).map(|s| s.trim().to_string());
+            let Some(name) = name.filter(|n| !n.is_empty()) else {
+                r.wrong(&r.raw_of(k, item, path), "an entry with `model:` (the fallback's model name)");
+                continue;
+            };
+            let fields = Fields {
+                section,
+                line: Some(item.line),
+                provider: field("provider"),
+                base_url: field("base_url"),
+                api_key: r.string(field("api_key")).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
+                api_mode: field("api_mode"),
+            };
+            let Some((provider, base_url, api_key, api_mode)) = endpoint(r, &fields, Some(warnings)) else { continue };
+            let same = |m: &ModelConfig| m.provider == provider && m.name == name && m.base_url == base_url;
+            if primary.is_some_and(same) || out.iter().any(same) {
+                continue;
+            }
+            out.push(ModelConfig {
+                name,
+                provider,
+                api_mode,
+                base_url,
+                api_key,
+                context_length: None,
+                max_tokens: None,
+                pricing: None,
+            });
+        }
     }
-    Some(ModelConfig {
-        name: name?,
-        provider: provider.id.to_string(),
-        api_mode,
-        base_url,
-        api_key,
-        context_length: context_length.map(|n| n as u64),
-        max_tokens: max_tokens.map(|n| n as u64),
+    out
+}
+
+/// `model.pricing.{input, output, cache_read, cache_write}`, USD per million tokens.
+fn pricing(r: &Reader) -> Option<Pricing> {
+    r.section("model.pricing")?;
+    let price = |name: &str| {
+        let raw = r.cfg(&format!("model.pricing.{name}"))?;
+        match raw.text.as_deref().ok().and_then(|s| s.trim().parse::<f64>().ok()) {
+            Some(v) if v.is_finite() && v >= 0.0 => Some(v),
+            _ => {
+                r.wrong(&raw, "a price in USD per million tokens (0 or more)");
+                None
+            }
+        }
+    };
+    Some(Pricing {
+        input: price("input").unwrap_or(0.0),
+        output: price("output").unwrap_or(0.0),
+        cache_read: price("cache_read").unwrap_or(0.0),
+        cache_write: price("cache_write").unwrap_or(0.0),
     })
 }
 

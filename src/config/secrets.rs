@@ -10,7 +10,8 @@ impl Config {
     /// that redaction does not eat common words), longest first so that a secret containing
     /// another is redacted whole.
     pub fn secrets(&self) -> Vec<String> {
-        let mut out: Vec<String> = self.model.api_key.iter().cloned().collect();
+        let keys = std::iter::once(&self.model).chain(&self.fallbacks).filter_map(|m| m.api_key.clone());
+        let mut out: Vec<String> = keys.collect();
         for (name, value) in self.env.iter() {
             if SECRET_SUFFIXES.iter().any(|s| name.ends_with(s)) {
                 out.push(value.trim().to_string());

@@ -133,9 +133,14 @@ fn provider_keys_resolve_and_missing_ones_name_the_variable() {
         ["config.yaml:1: model.provider: no provider is set and no provider key was found; set `model.provider` \
           in config.yaml and its key in .env (e.g. OPENROUTER_API_KEY)"]
     );
-    let p = problems(Some("model:\n  default: m\n  provider: anthropic\n"), None, &[("ANTHROPIC_API_KEY", "k")]);
-    assert_eq!(p.len(), 1);
-    assert!(p[0].starts_with("config.yaml:3: model.provider: the Anthropic Messages API is not supported"), "{p:?}");
+    let c = ok(Some("model:\n  default: m\n  provider: anthropic\n"), None, &[("ANTHROPIC_API_KEY", "k")]);
+    assert_eq!(
+        (c.model.api_mode, c.model.base_url.as_str()),
+        (ApiMode::AnthropicMessages, "https://api.anthropic.com")
+    );
+    assert_eq!(c.model.api_key.as_deref(), Some("k"));
+    let c = ok(Some("model:\n  default: m\n  base_url: https://api.example.com/anthropic/\n"), None, &[]);
+    assert_eq!((c.model.api_mode, c.model.provider.as_str()), (ApiMode::AnthropicMessages, "custom"));
     let p = problems(Some("model:\n  default: m\n  provider: bogus\n"), None, &[]);
     assert!(p[0].starts_with("config.yaml:3: model.provider: expected a provider this build supports"), "{p:?}");
     let p = problems(Some("model:\n  default: m\n  provider: custom\n"), None, &[]);
@@ -294,4 +299,28 @@ fn managed_dotenv_overrides_last() {
 fn missing_files_are_fine_and_top_level_must_be_a_map() {
     let p = problems(Some("- a\n- b\n"), None, &[]);
     assert_eq!(p[0], "config.yaml:1: expected a section of keys at the top level, found a list");
+}
+
+#[test]
+fn fallbacks_resolve_dedupe_and_skip_entries_without_a_key() {
+    let config = "model:\n  default: main\n  provider: openrouter\n  pricing:\n    input: 3\n    output: 15\n\
+fallback_providers:\n  - provider: anthropic\n    model: claude\n  - provider: openai\n    model: gpt\n\
+fallback_model:\n  provider: anthropic\n  model: claude\n";
+    let c = ok(Some(config), None, &[("OPENROUTER_API_KEY", "or-key"), ("ANTHROPIC_API_KEY", "an-key")]);
+    let got: Vec<(&str, &str, ApiMode)> =
+        c.fallbacks.iter().map(|f| (f.name.as_str(), f.provider.as_str(), f.api_mode)).collect();
+    assert_eq!(got, [("claude", "anthropic", ApiMode::AnthropicMessages)]);
+    assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+    let w = c.warnings[0].to_string();
+    assert!(w.contains("provider openai needs an API key: set OPENAI_API_KEY") && w.contains("skipped"), "{w}");
+    let pricing = c.model.pricing.expect("pricing");
+    let usage = crate::store::sessions::Usage { input_tokens: 1_000_000, output_tokens: 100_000, ..Default::default() };
+    assert!((pricing.cost(&usage) - 4.5).abs() < 1e-9);
+    // A missing primary key stays a problem; a fallback without a model is one too.
+    let p =
+        problems(Some("model:\n  default: m\n  provider: openai\nfallback_model:\n  provider: openai\n"), None, &[]);
+    assert!(p.iter().any(|p| p.contains("model.api_key: provider openai needs an API key")), "{p:?}");
+    assert!(p.iter().any(|p| p.contains("fallback_model: expected an entry with `model:`")), "{p:?}");
+    let p = problems(Some("model:\n  default: m\n  pricing:\n    input: -1\n"), None, &[("OPENAI_API_KEY", "k")]);
+    assert!(p[0].contains("model.pricing.input: expected a price in USD per million tokens"), "{p:?}");
 }

@@ -22,6 +22,11 @@ pub struct Config {
     /// `platforms.<name>.*` of config.yaml flattened to dotted keys, per platform name.
     pub platform_blocks: BTreeMap<String, BTreeMap<String, hermes_platform::settings::SettingValue>>,
     pub model: ModelConfig,
+    /// `fallback_providers:` then `fallback_model:` (deduplicated), each resolved like the
+    /// primary; entries without a key are left out with a warning (A4, AD §2.2).
+    pub fallbacks: Vec<ModelConfig>,
+    /// Things worth saying that do not stop the gateway (a fallback without a key).
+    pub warnings: Vec<super::Problem>,
     pub agent: AgentConfig,
     pub streaming: StreamingConfig,
     pub display: DisplayConfig,
@@ -61,7 +66,7 @@ impl Config {
 pub enum ApiMode {
     /// `POST {base_url}/chat/completions`.
     OpenAiChat,
-    /// `POST {base_url}/v1/messages` (a later issue; refused by config check for now).
+    /// `POST {base_url}/v1/messages`.
     AnthropicMessages,
 }
 
@@ -81,6 +86,28 @@ pub struct ModelConfig {
     pub context_length: Option<u64>,
     /// `model.max_tokens`, if set (sent as `max_tokens`).
     pub max_tokens: Option<u64>,
+    /// `model.pricing`, USD per million tokens; `None` = cost only when the provider says it.
+    pub pricing: Option<Pricing>,
+}
+
+/// `model.pricing: {input, output, cache_read, cache_write}` in USD per million tokens.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Pricing {
+    pub input: f64,
+    pub output: f64,
+    pub cache_read: f64,
+    pub cache_write: f64,
+}
+
+impl Pricing {
+    /// The cost of one call's usage in USD.
+    pub fn cost(&self, u: &crate::store::sessions::Usage) -> f64 {
+        (u.input_tokens as f64 * self.input
+            + u.output_tokens as f64 * self.output
+            + u.cache_read_tokens as f64 * self.cache_read
+            + u.cache_write_tokens as f64 * self.cache_write)
+            / 1e6
+    }
 }
 
 /// `agent.*` (with the `HERMES_*` env bridges; config wins over env as in Hermes).

@@ -65,6 +65,8 @@ pub struct Gateway {
     pub config: Config,
     pub store: Store,
     pub provider: Provider,
+    /// `fallback_providers` / `fallback_model`, in order (A4).
+    pub fallbacks: Vec<Provider>,
     pub tools: ToolRegistry,
     pub http: HttpContext,
     /// Values never to show or log (tokens, keys).
@@ -300,9 +302,15 @@ async fn serve(
             return exit::CONFIG;
         }
     };
-    let key_hint = crate::config::key_hint(&config.model.provider);
-    let provider =
-        Provider::new(&http, &config.model, config.agent.api_max_retries, config.agent.stream_read_timeout, &key_hint);
+    for w in &config.warnings {
+        log::warn!("config: {w}");
+    }
+    let endpoint = |m: &crate::config::ModelConfig| {
+        let (retries, read_timeout) = (config.agent.api_max_retries, config.agent.stream_read_timeout);
+        Provider::new(&http, m, retries, read_timeout, &crate::config::key_hint(&m.provider))
+    };
+    let provider = endpoint(&config.model);
+    let fallbacks = config.fallbacks.iter().map(endpoint).collect();
     let tools = ToolRegistry::new(&config.tools.disabled_toolsets);
     let mut secrets = config.secrets();
     for p in &platforms {
@@ -313,6 +321,7 @@ async fn serve(
         config,
         store,
         provider,
+        fallbacks,
         tools,
         http,
         secrets: Rc::new(secrets),

@@ -141,6 +141,13 @@ impl ReplyStream {
         self.close_segment(&text).await;
     }
 
+    /// A line that is not part of the answer (a fallback took over): its own message, after
+    /// whatever was streamed so far.
+    pub async fn notice(&mut self, text: &str) {
+        self.end_segment().await;
+        self.close_segment(text).await;
+    }
+
     /// The turn's final answer (already post-processed). Edits what is visible into it and
     /// sends what does not fit; sends it whole when nothing was streamed.
     pub async fn finish(&mut self, final_text: &str) {

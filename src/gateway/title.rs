@@ -99,7 +99,7 @@ async fn generate(gw: &Gateway, sid: &str) -> Result<(), String> {
     while let Ok(event) = events.recv().await {
         match event {
             StreamEvent::Text(t) => answer.push_str(&t),
-            StreamEvent::Retrying { .. } => {}
+            StreamEvent::Retrying { .. } | StreamEvent::Notice(_) => {}
             StreamEvent::Finished(done) => {
                 if !done.text.is_empty() {
                     answer = done.text;

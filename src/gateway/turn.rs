@@ -17,6 +17,7 @@ use super::actor::{ActorState, Pending};
 use super::postprocess::{is_silence, redact};
 use super::stream::{ReplyStream, StreamSettings};
 use super::{Gateway, session, session_key, texts, watchdog};
+use crate::agent::chain::ProviderChain;
 use crate::agent::control::TurnControl;
 use crate::agent::history;
 use crate::agent::message::{ChatMessage, Role, ToolCall, tool_calls_json};
@@ -125,7 +126,7 @@ pub async fn run(state: Rc<ActorState>, job: Pending) {
         personality: prefs.personality.as_ref().and_then(|name| gw.config.commands.personalities.get(name).cloned()),
     };
     let model = live.session.model.clone().unwrap_or_else(|| gw.model());
-    let provider = gw.provider.for_session(&model, prefs.reasoning.as_deref());
+    let provider = ProviderChain::new(gw.provider.for_session(&model, prefs.reasoning.as_deref()), &gw.fallbacks);
     let mut chat_messages =
         vec![ChatMessage::new(Role::System, prompt::build(&gw.config.home, &ctx, &gw.tools.names(), store::now()))];
     chat_messages.extend(history::to_chat(&history));
@@ -302,6 +303,10 @@ impl TurnObserver for Observer<'_> {
 
     async fn on_host(&mut self, request: HostRequest) {
         super::tool_host::serve(&self.gw, &self.actor, request).await;
+    }
+
+    async fn on_notice(&mut self, text: &str) {
+        self.stream.notice(text).await;
     }
 }
 

@@ -126,6 +126,10 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE sessions ADD COLUMN personality TEXT;
     ALTER TABLE sessions ADD COLUMN reasoning TEXT;
     "#,
+    // 3: reasoning tokens of the session (A5).
+    r#"
+    ALTER TABLE sessions ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`], or refuses a newer one.

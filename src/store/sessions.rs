@@ -24,6 +24,7 @@ pub struct Session {
     pub output_tokens: i64,
     pub cache_read_tokens: i64,
     pub cache_write_tokens: i64,
+    pub reasoning_tokens: i64,
     pub cost_usd: f64,
     pub message_count: i64,
     pub resume_pending: bool,
@@ -54,6 +55,8 @@ pub struct Usage {
     pub output_tokens: i64,
     pub cache_read_tokens: i64,
     pub cache_write_tokens: i64,
+    /// Output tokens the model spent thinking (already counted in `output_tokens`).
+    pub reasoning_tokens: i64,
     pub cost_usd: f64,
 }
 
@@ -63,13 +66,14 @@ impl Usage {
         self.output_tokens += other.output_tokens;
         self.cache_read_tokens += other.cache_read_tokens;
         self.cache_write_tokens += other.cache_write_tokens;
+        self.reasoning_tokens += other.reasoning_tokens;
         self.cost_usd += other.cost_usd;
     }
 }
 
 const COLUMNS: &str = "id, key, platform, chat_id, chat_type, thread_id, user_id, display_name, title, model, \
      created_at, updated_at, ended_at, end_reason, input_tokens, output_tokens, cache_read_tokens, \
-     cache_write_tokens, cost_usd, message_count, resume_pending, resume_reason, suspended, restart_failures";
+     cache_write_tokens, cost_usd, message_count, resume_pending, resume_reason, suspended, restart_failures, reasoning_tokens";
 
 fn from_row(r: &Row) -> rusqlite::Result<Session> {
     Ok(Session {
@@ -97,6 +101,7 @@ fn from_row(r: &Row) -> rusqlite::Result<Session> {
         resume_reason: r.get(21)?,
         suspended: r.get::<_, i64>(22)? != 0,
         restart_failures: r.get(23)?,
+        reasoning_tokens: r.get(24)?,
     })
 }
 
@@ -158,14 +163,15 @@ pub fn add_usage(tx: &Transaction, id: &str, usage: &Usage) -> rusqlite::Result<
     tx.execute(
         "UPDATE sessions SET input_tokens = input_tokens + ?2, output_tokens = output_tokens + ?3, \
          cache_read_tokens = cache_read_tokens + ?4, cache_write_tokens = cache_write_tokens + ?5, \
-         cost_usd = cost_usd + ?6 WHERE id = ?1",
+         cost_usd = cost_usd + ?6, reasoning_tokens = reasoning_tokens + ?7 WHERE id = ?1",
         params![
             id,
             usage.input_tokens,
             usage.output_tokens,
             usage.cache_read_tokens,
             usage.cache_write_tokens,
-            usage.cost_usd
+            usage.cost_usd,
+            usage.reasoning_tokens
         ],
     )?;
     Ok(())

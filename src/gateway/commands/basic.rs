@@ -177,6 +177,10 @@ async fn status_text(state: &ActorState) -> String {
             }
             lines.push(format!("Model: {}", s.model.unwrap_or_else(|| gw.model())));
             lines.push(format!("Tokens: {} in / {} out", s.input_tokens, s.output_tokens));
+            lines.push(format!(
+                "Cache: {} read / {} written, reasoning: {}",
+                s.cache_read_tokens, s.cache_write_tokens, s.reasoning_tokens
+            ));
         }
         None => {
             lines.push("Session: none yet".into());

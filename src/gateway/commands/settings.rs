@@ -173,8 +173,14 @@ async fn usage_text(state: &ActorState) -> String {
             lines.push(format!("Model: {}", s.model.unwrap_or_else(|| state.gw.model())));
             lines.push(format!("Input tokens: {}", s.input_tokens));
             lines.push(format!("Output tokens: {}", s.output_tokens));
+            lines.push(format!("Reasoning tokens: {}", s.reasoning_tokens));
             lines.push(format!("Cache tokens: {} read / {} written", s.cache_read_tokens, s.cache_write_tokens));
-            lines.push(format!("Cost: ${:.4}", s.cost_usd));
+            // A price is never guessed (A5): only what the provider or `model.pricing` gave.
+            if s.cost_usd > 0.0 {
+                lines.push(format!("Cost: ${:.4}", s.cost_usd));
+            } else {
+                lines.push("Cost: unknown (no price from the provider or model.pricing)".into());
+            }
             lines.push(format!("Messages: {}", s.message_count));
         }
         None => lines.push("No session yet in this chat.".into()),

@@ -1,7 +1,9 @@
 //! A fake OpenAI-compatible server: `POST /v1/chat/completions` (streamed or not) and
-//! `GET /v1/models`. Replies come from persistent rules ([`FakeLlm::on`]), then a FIFO script
+//! `GET /v1/models`; or, started with [`FakeLlm::start_anthropic`], a fake Anthropic Messages
+//! API (`POST /v1/messages`, always streamed) serving the same scripts. Replies come from persistent rules ([`FakeLlm::on`]), then a FIFO script
 //! ([`FakeLlm::push`]), then the default `echo: {last user message}`. Every request is recorded.
 
+mod anthropic;
 mod reply;
 
 use std::collections::VecDeque;
@@ -29,6 +31,11 @@ pub struct LlmRequest {
     /// Names of the tools offered.
     pub tools: Vec<String>,
     pub authorization: Option<String>,
+    /// `x-api-key` and `anthropic-version` (Anthropic mode).
+    pub api_key: Option<String>,
+    pub anthropic_version: Option<String>,
+    /// The top-level `system` text (Anthropic mode).
+    pub system: String,
 }
 
 impl LlmRequest {
@@ -46,6 +53,9 @@ impl LlmRequest {
             messages: Vec::new(),
             tools: Vec::new(),
             authorization: req.header("authorization").map(str::to_string),
+            api_key: req.header("x-api-key").map(str::to_string),
+            anthropic_version: req.header("anthropic-version").map(str::to_string),
+            system: String::new(),
         };
         let Some(v) = json::parse(&out.body) else {
             return out;
@@ -53,6 +63,7 @@ impl LlmRequest {
         let Some(o) = as_object(&v) else { return out };
         out.stream = get_bool(o, "stream").unwrap_or(false);
         out.model = get_str(o, "model").unwrap_or_default();
+        out.system = content_text(o.get("system"));
         if let Some(Value::Array(msgs)) = o.get("messages") {
             for m in msgs.iter().filter_map(as_object) {
                 let role = get_str(m, "role").unwrap_or_default();
@@ -73,7 +84,9 @@ fn content_text(v: Option<&Value>) -> String {
     match v {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Array(parts)) => {
-            parts.iter().filter_map(as_object).filter_map(|p| get_str(p, "text")).collect::<Vec<_>>().join("")
+            // Text parts, and the content of Anthropic `tool_result` blocks.
+            let text = |p: &miniserde::json::Object| get_str(p, "text").or_else(|| get_str(p, "content"));
+            parts.iter().filter_map(as_object).filter_map(text).collect::<Vec<_>>().join("")
         }
         _ => String::new(),
     }
@@ -92,6 +105,7 @@ struct Shared {
     state: Mutex<State>,
     changed: Condvar,
     closing: Arc<AtomicBool>,
+    anthropic: bool,
 }
 
 /// The fake LLM server on 127.0.0.1; stops when dropped.
@@ -102,8 +116,19 @@ pub struct FakeLlm {
 
 impl FakeLlm {
     pub fn start() -> FakeLlm {
+        FakeLlm::start_mode(false)
+    }
+
+    /// A fake Anthropic Messages API: `POST {base_url}/v1/messages`, replies as Anthropic
+    /// event streams. [`FakeLlm::base_url`] is then the server root (what `model.base_url`
+    /// takes with `provider: anthropic`).
+    pub fn start_anthropic() -> FakeLlm {
+        FakeLlm::start_mode(true)
+    }
+
+    fn start_mode(anthropic: bool) -> FakeLlm {
         let closing = Arc::new(AtomicBool::new(false));
-        let shared = Arc::new(Shared { state: Mutex::default(), changed: Condvar::new(), closing });
+        let shared = Arc::new(Shared { state: Mutex::default(), changed: Condvar::new(), closing, anthropic });
         let s2 = shared.clone();
         let handler: Handler = Arc::new(move |req, resp| handle(&s2, req, resp));
         let server = Server::start(handler, None);
@@ -112,6 +137,9 @@ impl FakeLlm {
 
     /// `http://127.0.0.1:PORT/v1`
     pub fn base_url(&self) -> String {
+        if self.shared.anthropic {
+            return format!("http://127.0.0.1:{}", self.server.port());
+        }
         format!("http://127.0.0.1:{}/v1", self.server.port())
     }
 
@@ -164,7 +192,8 @@ fn handle(shared: &Shared, req: &Request, resp: &mut Responder) {
         let body = r#"{"object":"list","data":[{"id":"test-model","object":"model","created":0,"owned_by":"hermes-testkit"}]}"#;
         return resp.json(200, body);
     }
-    if req.method != "POST" || !path.ends_with("/chat/completions") {
+    let endpoint = if shared.anthropic { "/v1/messages" } else { "/chat/completions" };
+    if req.method != "POST" || !path.ends_with(endpoint) {
         return resp.json(404, r#"{"error":{"message":"not found","type":"invalid_request_error","code":null}}"#);
     }
     let parsed = LlmRequest::parse(req);
@@ -218,7 +247,7 @@ fn handle(shared: &Shared, req: &Request, resp: &mut Responder) {
         return resp.send(*code, "application/json", &headers, body.as_bytes());
     }
 
-    if !parsed.stream {
+    if !parsed.stream && !shared.anthropic {
         if let Some(g) = &reply.gate
             && !g.wait_or(|| give_up(resp))
         {
@@ -237,7 +266,8 @@ fn handle(shared: &Shared, req: &Request, resp: &mut Responder) {
     }
 
     resp.start_chunked(200, "text/event-stream", &[("Cache-Control", "no-cache")]);
-    for (i, event) in ctx.sse_events(&reply).iter().enumerate() {
+    let events = if shared.anthropic { ctx.anthropic_events(&reply) } else { ctx.sse_events(&reply) };
+    for (i, event) in events.iter().enumerate() {
         if i > 0 && !reply.delay.is_zero() {
             thread::sleep(reply.delay);
         }

@@ -24,11 +24,22 @@ pub struct Reply {
     pub(crate) stall: bool,
     pub(crate) cut: bool,
     pub(crate) retry_after: Option<u64>,
+    /// Prompt-cache tokens reported in the usage: (read, written).
+    pub(crate) cache: Option<(u64, u64)>,
 }
 
 impl Reply {
     fn of(kind: Kind) -> Reply {
-        Reply { kind, chunks: 4, delay: Duration::ZERO, gate: None, stall: false, cut: false, retry_after: None }
+        Reply {
+            kind,
+            chunks: 4,
+            delay: Duration::ZERO,
+            gate: None,
+            stall: false,
+            cut: false,
+            retry_after: None,
+            cache: None,
+        }
     }
 
     /// Assistant text; streamed as ~4 content deltas (see [`Reply::chunks`]).
@@ -95,6 +106,13 @@ impl Reply {
         self
     }
 
+    /// Reports prompt-cache tokens in the usage: OpenAI `prompt_tokens_details.cached_tokens`
+    /// (`read`), Anthropic `cache_read_input_tokens` / `cache_creation_input_tokens`.
+    pub fn cache_tokens(mut self, read: u64, write: u64) -> Reply {
+        self.cache = Some((read, write));
+        self
+    }
+
     /// Adds a `Retry-After: secs` header (for status replies).
     pub fn retry_after(mut self, secs: u64) -> Reply {
         self.retry_after = Some(secs);
@@ -131,7 +149,7 @@ pub(crate) fn split_text(text: &str, n: usize) -> Vec<String> {
     out
 }
 
-fn tokens(s: &str) -> usize {
+pub(crate) fn tokens(s: &str) -> usize {
     s.chars().count().div_ceil(4).max(1)
 }
 
@@ -151,11 +169,19 @@ impl Ctx<'_> {
         ) + "\n\n"
     }
 
+    fn usage_of(&self, reply: &Reply, completion: usize) -> String {
+        let u = usage(self.prompt_tokens, completion);
+        match reply.cache {
+            Some((read, _)) => format!(r#"{},"prompt_tokens_details":{{"cached_tokens":{read}}}}}"#, &u[..u.len() - 1]),
+            None => u,
+        }
+    }
+
     /// The end of a stream: finish chunk, usage (its own chunk with `choices: []` when the request
     /// asked for `stream_options.include_usage`, as OpenAI does; else on the finish chunk, as
     /// llama.cpp does), then `[DONE]`.
-    fn tail(&self, finish: &str, completion: usize) -> Vec<String> {
-        let u = usage(self.prompt_tokens, completion);
+    fn tail(&self, reply: &Reply, finish: &str, completion: usize) -> Vec<String> {
+        let u = self.usage_of(reply, completion);
         let mut out = Vec::new();
         if self.include_usage {
             out.push(self.chunk("{}", Some(finish), None));
@@ -186,7 +212,7 @@ impl Ctx<'_> {
                     };
                     out.push(self.chunk(&delta, None, None));
                 }
-                out.extend(self.tail("stop", tokens(text)));
+                out.extend(self.tail(reply, "stop", tokens(text)));
                 out
             }
             Kind::ToolCalls(calls) => {
@@ -207,7 +233,7 @@ impl Ctx<'_> {
                     }
                     completion += tokens(args) + tokens(name);
                 }
-                out.extend(self.tail("tool_calls", completion));
+                out.extend(self.tail(reply, "tool_calls", completion));
                 out
             }
             Kind::RawSse(body) => vec![body.clone()],
