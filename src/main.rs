@@ -13,6 +13,7 @@ mod runtime;
 mod skills;
 mod sorted;
 mod store;
+mod text;
 #[cfg(test)]
 mod test_util;
 mod tools;
