@@ -13,9 +13,9 @@ mod runtime;
 mod skills;
 mod sorted;
 mod store;
-mod text;
 #[cfg(test)]
 mod test_util;
+mod text;
 mod tools;
 
 fn main() {

@@ -330,7 +330,8 @@ impl Parser {
     fn braces(&mut self) -> Option<(u32, Option<u32>)> {
         self.pos += 1;
         let min = self.number()?;
-        let max = if self.eat(',') { if self.peek() == Some('}') { None } else { Some(self.number()?) } } else { Some(min) };
+        let max =
+            if self.eat(',') { if self.peek() == Some('}') { None } else { Some(self.number()?) } } else { Some(min) };
         (self.peek() == Some('}')).then_some((min, max))
     }
 

@@ -103,7 +103,8 @@ const OFF_BY_DEFAULT: &[&str] = &["messaging"];
 impl ToolRegistry {
     /// The built-in tools minus those in disabled toolsets.
     pub fn new(disabled_toolsets: &[String]) -> ToolRegistry {
-        let all = vec![todo::spec(), files::read::spec(), files::write::spec(), files::patch::spec(), files::search::spec()];
+        let all =
+            vec![todo::spec(), files::read::spec(), files::write::spec(), files::patch::spec(), files::search::spec()];
         let tools: Vec<ToolSpec> = all
             .into_iter()
             .filter(|t| !disabled_toolsets.iter().any(|d| d == t.toolset) && !OFF_BY_DEFAULT.contains(&t.toolset))

@@ -48,7 +48,10 @@ mod tests {
     fn one_hunk_with_context() {
         let old = "1\n2\n3\n4\n5\n6\n7\n8\n9\n";
         let new = "1\n2\n3\n4\nfive\n6\n7\n8\n9\n";
-        assert_eq!(unified("f.txt", Some(old), Some(new)), "--- a/f.txt\n+++ b/f.txt\n@@ -2,7 +2,7 @@\n 2\n 3\n 4\n-5\n+five\n 6\n 7\n 8\n");
+        assert_eq!(
+            unified("f.txt", Some(old), Some(new)),
+            "--- a/f.txt\n+++ b/f.txt\n@@ -2,7 +2,7 @@\n 2\n 3\n 4\n-5\n+five\n 6\n 7\n 8\n"
+        );
         assert_eq!(unified("n", None, Some("a\nb\n")), "--- /dev/null\n+++ b/n\n@@ -0,0 +1,2 @@\n+a\n+b\n");
         assert_eq!(unified("d", Some("a\n"), None), "--- a/d\n+++ /dev/null\n@@ -1,1 +0,0 @@\n-a\n");
         assert_eq!(unified("s", Some("a\na\n"), Some("a\na\na\n")), "--- a/s\n+++ b/s\n@@ -1,2 +1,3 @@\n a\n a\n+a\n");

@@ -122,7 +122,9 @@ fn refusal(path: &Path, hermes_home: &Path) -> Option<&'static str> {
     if ["/etc/shadow", "/etc/gshadow", "/etc/sudoers", "/etc/sudoers.d"].iter().any(|p| path.starts_with(p)) {
         return Some("system credentials file");
     }
-    if matches!(name, "id_rsa" | "id_ed25519" | "id_ecdsa" | "id_dsa") || name.ends_with(".pem") || name.ends_with(".key")
+    if matches!(name, "id_rsa" | "id_ed25519" | "id_ecdsa" | "id_dsa")
+        || name.ends_with(".pem")
+        || name.ends_with(".key")
     {
         return Some("private key");
     }

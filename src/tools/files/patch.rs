@@ -59,7 +59,9 @@ pub fn replace_in(text: &str, old: &str, new: &str, all: bool) -> Result<(String
         return Ok((text.replace(old, new), exact));
     }
     if exact > 1 {
-        return Err(format!("old_string matches {exact} times; add surrounding lines to make it unique, or set replace_all"));
+        return Err(format!(
+            "old_string matches {exact} times; add surrounding lines to make it unique, or set replace_all"
+        ));
     }
     let spans = loose_matches(text, old);
     match spans.len() {
@@ -134,7 +136,12 @@ mod tests {
         let env = test_env::env(&dir);
         let call = |args: &str| ToolRegistry::new(&[]).call(&env, &test_env::call("patch", args));
         let out = call(r#"{"path":"f.py","old_string":"return 1","new_string":"return 2"}"#);
-        assert!(out.contains(r#""diff":"--- a/f.py\n+++ b/f.py\n@@ -1,2 +1,2 @@\n def f():\n-    return 1\n+    return 2\n""#), "{out}");
+        assert!(
+            out.contains(
+                r#""diff":"--- a/f.py\n+++ b/f.py\n@@ -1,2 +1,2 @@\n def f():\n-    return 1\n+    return 2\n""#
+            ),
+            "{out}"
+        );
         assert_eq!(std::fs::read_to_string(dir.join("f.py")).unwrap(), "def f():\n    return 2\n");
         assert!(call(r#"{"path":"f.py","old_string":"nope","new_string":"x"}"#).contains("f.py: old_string not found"));
         assert!(call(r#"{"path":"f.py","old_string":"","new_string":"x"}"#).contains("\\\"old_string\\\" is empty"));

@@ -208,7 +208,10 @@ mod tests {
         std::fs::write(dir.join("long.txt"), format!("{long}\nshort")).unwrap();
         let o = read(&dir, r#"{"path":"long.txt"}"#);
         let c = text(&o, "content");
-        assert!(c.starts_with(&format!("     1|{}", "x".repeat(2000))) && c.contains(" [line truncated]\n     2|short"), "{c}");
+        assert!(
+            c.starts_with(&format!("     1|{}", "x".repeat(2000))) && c.contains(" [line truncated]\n     2|short"),
+            "{c}"
+        );
         // 100 lines of 1500 chars: the 100 000-char budget cuts at a line boundary
         let body: Vec<String> = (0..100).map(|i| format!("{i:04}{}", "y".repeat(1496))).collect();
         std::fs::write(dir.join("wide.txt"), body.join("\n")).unwrap();
@@ -227,11 +230,16 @@ mod tests {
         std::fs::write(dir.join("config.yaml"), "a: 1\n").unwrap();
         std::fs::write(dir.join("image.png"), [0x89, b'P', 0, 1]).unwrap();
         std::fs::write(dir.join("empty.txt"), "").unwrap();
-        assert!(text(&read(&dir, r#"{"path":"confg.yaml"}"#), "error").contains("similar files in that directory: config.yaml"));
+        assert!(
+            text(&read(&dir, r#"{"path":"confg.yaml"}"#), "error")
+                .contains("similar files in that directory: config.yaml")
+        );
         assert!(text(&read(&dir, r#"{"path":"image.png"}"#), "error").contains("binary"));
         assert!(text(&read(&dir, r#"{"path":"."}"#), "error").contains("is a directory"));
         assert!(text(&read(&dir, r#"{}"#), "error").contains("missing required argument \"path\""));
-        assert!(text(&read(&dir, r#"{"path":"config.yaml","offset":0}"#), "error").contains("\"offset\" must be between 1"));
+        assert!(
+            text(&read(&dir, r#"{"path":"config.yaml","offset":0}"#), "error").contains("\"offset\" must be between 1")
+        );
         assert!(text(&read(&dir, r#"{"path":"../x"}"#), "error").contains("outside the workspace"));
         let o = read(&dir, r#"{"path":"empty.txt"}"#);
         assert_eq!((text(&o, "content"), text(&o, "total_lines")), ("".into(), "0".into()));

@@ -90,7 +90,9 @@ fn run(env: &ToolEnv, a: &Object) -> Result<String, String> {
                 };
                 if hit && glob_ok(rel) {
                     let mtime = fs::metadata(p).and_then(|m| m.modified()).ok();
-                    let secs = mtime.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos() as i64);
+                    let secs = mtime
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map_or(0, |d| d.as_nanos() as i64);
                     found.push((std::cmp::Reverse(secs), shown(env, p)));
                 }
                 true
@@ -122,7 +124,8 @@ fn run(env: &ToolEnv, a: &Object) -> Result<String, String> {
     }
     let truncated = page.truncated || page.seen > offset + page.items.len();
     let next = offset + page.items.len();
-    let mut out = vec![(key, Value::Array(page.items)), ("total", n(page.seen as i64)), ("truncated", Value::Bool(truncated))];
+    let mut out =
+        vec![(key, Value::Array(page.items)), ("total", n(page.seen as i64)), ("truncated", Value::Bool(truncated))];
     if truncated {
         out.push(("next_offset", n(next as i64)));
     }
@@ -160,7 +163,8 @@ fn search_file(env: &ToolEnv, re: &Regex, path: &Path, mode: &str, context: usiz
                     o.insert("content".into(), s(cut(lines[i])));
                     if context > 0 {
                         let before = lines[i.saturating_sub(context)..i].iter().map(|l| s(cut(l))).collect();
-                        let after = lines[i + 1..(i + 1 + context).min(lines.len())].iter().map(|l| s(cut(l))).collect();
+                        let after =
+                            lines[i + 1..(i + 1 + context).min(lines.len())].iter().map(|l| s(cut(l))).collect();
                         o.insert("before".into(), Value::Array(before));
                         o.insert("after".into(), Value::Array(after));
                     }
@@ -216,14 +220,22 @@ mod tests {
         );
         assert!(call(r#"{"pattern":"(?i)total","file_glob":"*.md"}"#).contains(r#""path":"notes.md""#));
         let out = call(r#"{"pattern":"\\btotal\\b","output_mode":"count"}"#);
-        assert_eq!(out, r#"{"counts":[{"count":2,"path":"src/main.rs"},{"count":1,"path":"src/deep/lib.rs"}],"total":2,"truncated":false}"#);
+        assert_eq!(
+            out,
+            r#"{"counts":[{"count":2,"path":"src/main.rs"},{"count":1,"path":"src/deep/lib.rs"}],"total":2,"truncated":false}"#
+        );
         let out = call(r#"{"pattern":"total","output_mode":"files_only","path":"src/deep"}"#);
         assert_eq!(out, r#"{"files":["src/deep/lib.rs"],"total":1,"truncated":false}"#);
         let out = call(r#"{"pattern":"let","context":1}"#);
         assert!(out.contains(r#""after":["    println!(\"{total}\");"],"before":["fn main() {"]"#), "{out}");
         // the limit, then the next page
         let out = call(r#"{"pattern":"total","limit":1}"#);
-        assert!(out.contains(r#""line":2"#) && out.contains(r#""total":3,"truncated":true"#) && out.contains(r#""next_offset":1"#), "{out}");
+        assert!(
+            out.contains(r#""line":2"#)
+                && out.contains(r#""total":3,"truncated":true"#)
+                && out.contains(r#""next_offset":1"#),
+            "{out}"
+        );
         let out = call(r#"{"pattern":"total","limit":1,"offset":1}"#);
         assert!(out.contains(r#""line":3"#) && !out.contains(r#""line":2"#), "{out}");
         let _ = fs::remove_dir_all(&dir);
@@ -235,7 +247,10 @@ mod tests {
         let env = test_env::env(&dir);
         let call = |args: &str| ToolRegistry::new(&[]).call(&env, &test_env::call("search_files", args));
         let out = call(r#"{"pattern":"*.rs","target":"files"}"#);
-        assert!(out.starts_with(r#"{"files":["#) && out.contains("src/main.rs") && out.contains("src/deep/lib.rs"), "{out}");
+        assert!(
+            out.starts_with(r#"{"files":["#) && out.contains("src/main.rs") && out.contains("src/deep/lib.rs"),
+            "{out}"
+        );
         assert!(call(r#"{"pattern":"NOTES","target":"files"}"#).contains(r#"["notes.md"]"#));
         assert!(!call(r#"{"pattern":"env","target":"files"}"#).contains(".env"));
         // a file over 10 MB is skipped, a result over 100 000 chars is cut

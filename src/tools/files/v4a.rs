@@ -194,7 +194,8 @@ fn update(text: &str, hunks: &[Hunk]) -> Result<String, String> {
 /// The first index from `from` where `want` matches (trimmed lines when `loose`).
 fn find(lines: &[String], want: &[String], from: usize, loose: bool) -> Option<usize> {
     let eq = |a: &str, b: &str| if loose { a.trim() == b.trim() } else { a == b };
-    (from..=lines.len().checked_sub(want.len())?).find(|&i| lines[i..i + want.len()].iter().zip(want).all(|(a, b)| eq(a, b)))
+    (from..=lines.len().checked_sub(want.len())?)
+        .find(|&i| lines[i..i + want.len()].iter().zip(want).all(|(a, b)| eq(a, b)))
 }
 
 #[cfg(test)]
@@ -203,20 +204,32 @@ mod tests {
     use crate::tools::{ToolRegistry, test_env};
 
     fn patch_args(text: &str) -> String {
-        crate::tools::args::object(vec![("mode", crate::tools::args::s("patch")), ("patch", crate::tools::args::s(text))])
+        crate::tools::args::object(vec![
+            ("mode", crate::tools::args::s("patch")),
+            ("patch", crate::tools::args::s(text)),
+        ])
     }
 
     #[test]
     fn multi_file_patches_apply_all_or_nothing() {
         let dir = temp_dir("v4a");
-        std::fs::write(dir.join("app.py"), "import os\n\ndef main():\n    x = 1\n    print(x)\n\ndef other():\n    x = 1\n").unwrap();
+        std::fs::write(
+            dir.join("app.py"),
+            "import os\n\ndef main():\n    x = 1\n    print(x)\n\ndef other():\n    x = 1\n",
+        )
+        .unwrap();
         std::fs::write(dir.join("old.txt"), "bye\n").unwrap();
         let env = test_env::env(&dir);
         let call = |text: &str| ToolRegistry::new(&[]).call(&env, &test_env::call("patch", &patch_args(text)));
         let good = "*** Begin Patch\n*** Update File: app.py\n@@ def other():\n-    x = 1\n+    x = 2\n*** Add File: notes/new.txt\n+hello\n+world\n*** Delete File: old.txt\n*** End Patch\n";
         let out = call(good);
         assert!(out.contains(r#""files":["app.py","notes/new.txt","old.txt"]"#), "{out}");
-        assert!(out.contains("-    x = 1\\n+    x = 2\\n") && out.contains("+++ b/notes/new.txt") && out.contains("+++ /dev/null"), "{out}");
+        assert!(
+            out.contains("-    x = 1\\n+    x = 2\\n")
+                && out.contains("+++ b/notes/new.txt")
+                && out.contains("+++ /dev/null"),
+            "{out}"
+        );
         assert_eq!(
             std::fs::read_to_string(dir.join("app.py")).unwrap(),
             "import os\n\ndef main():\n    x = 1\n    print(x)\n\ndef other():\n    x = 2\n"
@@ -236,7 +249,11 @@ mod tests {
         assert!(call("*** Begin Patch\n*** Add File: app.py\n+x\n*** End Patch").contains("already exists"));
         assert!(call("*** Begin Patch\n*** Add File: .env\n+K=1\n*** End Patch").contains("refusing to access"));
         assert!(call("*** Begin Patch\n*** End Patch").contains("changes no file"));
-        assert!(ToolRegistry::new(&[]).call(&env, &test_env::call("patch", r#"{"mode":"patch"}"#)).contains("\\\"patch\\\""));
+        assert!(
+            ToolRegistry::new(&[])
+                .call(&env, &test_env::call("patch", r#"{"mode":"patch"}"#))
+                .contains("\\\"patch\\\"")
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

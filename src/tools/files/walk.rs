@@ -132,7 +132,21 @@ mod tests {
     #[test]
     fn gitignore_rules_apply_below_their_directory() {
         let dir = temp_dir("walk");
-        for f in ["a.rs", "a.log", "keep.log", "build/out.rs", "src/x.rs", "src/gen/y.rs", "src/z.tmp", ".git/HEAD", "docs/build/b.md", ".env", "sub/.gitignore", "sub/q.md", "sub/r.txt"] {
+        for f in [
+            "a.rs",
+            "a.log",
+            "keep.log",
+            "build/out.rs",
+            "src/x.rs",
+            "src/gen/y.rs",
+            "src/z.tmp",
+            ".git/HEAD",
+            "docs/build/b.md",
+            ".env",
+            "sub/.gitignore",
+            "sub/q.md",
+            "sub/r.txt",
+        ] {
             let p = dir.join(f);
             fs::create_dir_all(p.parent().unwrap()).unwrap();
             fs::write(p, "x").unwrap();
