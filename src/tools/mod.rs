@@ -282,7 +282,8 @@ mod tests {
 
     #[test]
     fn disabled_toolsets_remove_tools() {
-        assert!(ToolRegistry::new(&["todo".to_string()]).schemas().is_none());
+        assert!(ToolRegistry::new(&["todo".to_string(), "file".to_string()]).schemas().is_none());
+        assert!(!ToolRegistry::new(&["file".to_string()]).names().contains(&"read_file"));
         let reg = ToolRegistry::new(&[]);
         let json = miniserde::json::to_string(reg.schemas().unwrap());
         assert!(json.contains("\"name\":\"todo\""));
