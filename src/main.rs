@@ -15,6 +15,7 @@ mod sorted;
 mod store;
 #[cfg(test)]
 mod test_util;
+mod text;
 mod tools;
 
 fn main() {

@@ -9,6 +9,7 @@
 //! [`HostLink`], which the turn loop serves on the executor.
 
 pub mod args;
+pub mod files;
 pub mod host;
 pub mod todo;
 
@@ -102,7 +103,8 @@ const OFF_BY_DEFAULT: &[&str] = &["messaging"];
 impl ToolRegistry {
     /// The built-in tools minus those in disabled toolsets.
     pub fn new(disabled_toolsets: &[String]) -> ToolRegistry {
-        let all = vec![todo::spec()];
+        let all =
+            vec![todo::spec(), files::read::spec(), files::write::spec(), files::patch::spec(), files::search::spec()];
         let tools: Vec<ToolSpec> = all
             .into_iter()
             .filter(|t| !disabled_toolsets.iter().any(|d| d == t.toolset) && !OFF_BY_DEFAULT.contains(&t.toolset))
@@ -280,7 +282,8 @@ mod tests {
 
     #[test]
     fn disabled_toolsets_remove_tools() {
-        assert!(ToolRegistry::new(&["todo".to_string()]).schemas().is_none());
+        assert!(ToolRegistry::new(&["todo".to_string(), "file".to_string()]).schemas().is_none());
+        assert!(!ToolRegistry::new(&["file".to_string()]).names().contains(&"read_file"));
         let reg = ToolRegistry::new(&[]);
         let json = miniserde::json::to_string(reg.schemas().unwrap());
         assert!(json.contains("\"name\":\"todo\""));
