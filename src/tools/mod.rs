@@ -8,8 +8,10 @@
 //! a [`ToolEnv`], and reaches the chat (approvals, clarify, send_message) through the
 //! [`HostLink`], which the turn loop serves on the executor.
 
+pub mod approval;
 pub mod args;
 pub mod host;
+pub mod output;
 pub mod todo;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -230,6 +232,7 @@ pub mod test_env {
             output_max_bytes: 50_000,
             home: dir.join(".hermes"),
             env: Arc::new(Default::default()),
+            approvals: Default::default(),
         })
     }
 
