@@ -12,6 +12,7 @@ pub mod approval;
 pub mod args;
 pub mod host;
 pub mod output;
+pub mod terminal;
 pub mod todo;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -104,7 +105,7 @@ const OFF_BY_DEFAULT: &[&str] = &["messaging"];
 impl ToolRegistry {
     /// The built-in tools minus those in disabled toolsets.
     pub fn new(disabled_toolsets: &[String]) -> ToolRegistry {
-        let all = vec![todo::spec()];
+        let all = vec![todo::spec(), terminal::spec(), terminal::process::spec()];
         let tools: Vec<ToolSpec> = all
             .into_iter()
             .filter(|t| !disabled_toolsets.iter().any(|d| d == t.toolset) && !OFF_BY_DEFAULT.contains(&t.toolset))
