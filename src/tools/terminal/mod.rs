@@ -90,12 +90,18 @@ fn run(env: &ToolEnv, a: &Object) -> Result<String, String> {
     }
     let secs = timeout.map_or(env.config.terminal_timeout, |t| t as u64);
     let (output, exit_code, error) = foreground(env, &script, Duration::from_secs(secs));
-    let mut pairs =
-        vec![("output", s(output)), ("exit_code", n(i64::from(exit_code))), ("error", error.map_or(Value::Null, s))];
+    // Written by hand to keep Hermes' key order (output first); miniserde objects sort keys.
+    let json = |v: Value| miniserde::json::to_string(&v);
+    let mut text = format!(
+        "{{\"output\":{},\"exit_code\":{exit_code},\"error\":{}",
+        json(s(output)),
+        json(error.map_or(Value::Null, s))
+    );
     if let Some(note) = note {
-        pairs.push(("approval", s(note)));
+        text.push_str(&format!(",\"approval\":{}", json(s(note))));
     }
-    Ok(object(pairs))
+    text.push('}');
+    Ok(text)
 }
 
 /// Runs to the end, the timeout or an interrupt: (output, exit code, error).
