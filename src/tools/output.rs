@@ -59,11 +59,6 @@ impl Collector {
         }
     }
 
-    /// Total characters seen so far (after ANSI stripping).
-    pub fn total(&self) -> usize {
-        self.total
-    }
-
     /// Feeds raw bytes as read from the pipe.
     pub fn push(&mut self, bytes: &[u8]) {
         self.partial.reserve(bytes.len());
@@ -220,6 +215,7 @@ fn prune(dir: &Path) {
 }
 
 /// Caps an already complete text the same way (head + note + tail), spilling the whole.
+#[allow(dead_code)] // for the results of the file and web tools
 pub fn cap_text(text: &str, max: usize, home: &Path) -> String {
     let mut c = Collector::new(max, home);
     c.push_text(text);

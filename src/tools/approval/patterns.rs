@@ -203,7 +203,7 @@ impl Cmd {
         match self.name.as_str() {
             "tee" => out.extend(plain()),
             "sed" if self.args.iter().any(|a| a.starts_with("-i") || a == "--in-place") => out.extend(plain()),
-            "cp" | "mv" | "install" | "ln" | "rsync" => out.extend(plain().last()),
+            "cp" | "mv" | "install" | "ln" | "rsync" => out.extend(plain().next_back()),
             _ => {}
         }
         out
@@ -239,7 +239,7 @@ fn is_interpreter(name: &str) -> bool {
 pub fn hardline(p: &Parsed) -> Option<&'static str> {
     let bare: String = p.flat.chars().filter(|c| !c.is_whitespace()).collect();
     if let Some(at) = bare.find("(){") {
-        let name = &bare[..at].rsplit(|c: char| c == ';' || c == '&' || c == '|').next().unwrap_or("");
+        let name = &bare[..at].rsplit([';', '&', '|']).next().unwrap_or("");
         if !name.is_empty() && bare[at..].contains(&format!("{name}|{name}&")) {
             return Some("fork bomb");
         }
