@@ -13,6 +13,7 @@
 //! through [`hermes_platform::Settings`]). Unknown keys are ignored: Hermes configs carry many
 //! this build does not use. Every wrong value is a [`Problem`], and all are returned at once.
 mod access;
+pub mod approvals;
 mod commands;
 mod dotenv;
 pub mod env_file;

@@ -25,6 +25,8 @@ pub struct ToolsConfig {
     pub home: PathBuf,
     /// The merged environment (API keys of the web backends, `SEARXNG_URL`, ...).
     pub env: Arc<std::collections::BTreeMap<String, String>>,
+    /// `approvals.*` and `command_allowlist`: dangerous-command approval.
+    pub approvals: super::approvals::ApprovalsConfig,
 }
 
 impl ToolsConfig {
@@ -54,6 +56,7 @@ pub fn read(r: &Reader, home: &std::path::Path, env: &Arc<std::collections::BTre
         output_max_bytes,
         home: home.to_path_buf(),
         env: env.clone(),
+        approvals: super::approvals::read(r),
     }
 }
 

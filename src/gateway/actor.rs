@@ -164,6 +164,15 @@ impl ActorState {
         if self.shutting_down.get() {
             return; // stays `received`; replayed at the next start
         }
+        if row.event.internal {
+            // A completion notice: never a command or an answer, never interrupts; it runs as
+            // the next turn (at once when idle).
+            let text = row.event.text.clone();
+            if !self.enqueue(Pending { rows: vec![row.clone()], text, resume }) {
+                self.queue_full(&row).await;
+            }
+            return;
+        }
         if !resume && commands::session::answer_pending(self, &row).await {
             return;
         }

@@ -362,6 +362,18 @@ async fn serve(
     drop(inbound_tx);
     runtime::spawn_guarded("inbound router".into(), router::run(gw.clone(), inbound_rx));
     runtime::spawn_guarded("maintenance".into(), lifecycle::maintenance(gw.clone()));
+    let (notify_tx, notify_rx) = async_channel::bounded::<(crate::tools::SessionRef, String)>(64);
+    if crate::tools::terminal::notify_sink().set(notify_tx).is_ok() {
+        let gw = gw.clone();
+        runtime::spawn_guarded("completion notices".into(), async move {
+            while let Ok((session, text)) = notify_rx.recv().await {
+                match session.source {
+                    Some(source) => inject_internal(&gw, source, text).await,
+                    None => log::warn!("a background completion has no chat to go to; dropped"),
+                }
+            }
+        });
+    }
     state.write("running", &gw.connected_platforms());
     log::info!("gateway running (pid {}, home {})", std::process::id(), gw.config.home.display());
     lifecycle::notify_ready();
@@ -382,6 +394,28 @@ async fn serve(
     match reason {
         ExitReason::Restart => exit::RESTART,
         _ => exit::OK,
+    }
+}
+
+/// Runs `text` in the chat of `source` as an internal message (background completions,
+/// delegation results): journaled as an inbox event marked `internal` (so it survives a crash),
+/// then routed like a platform event, skipping auth and commands. It starts a turn when the
+/// session is idle and queues behind the running turn otherwise.
+pub async fn inject_internal(gw: &Rc<Gateway>, source: hermes_platform::Source, text: String) {
+    let key = format!("internal:{}", crate::clock::random_hex(16));
+    let mut event = hermes_platform::MessageEvent::text(source, &key, &key, &text, 0.0);
+    event.internal = true;
+    let platform = event.source.platform.clone();
+    let name = platform.clone();
+    let rows = gw.store.call(move |tx| store::inbox::journal(tx, &name, vec![event], None, store::now())).await;
+    match rows {
+        Ok(rows) if !gw.is_draining() && gw.is_ready(&platform) => {
+            for row in rows {
+                router::dispatch(gw, row, false, false).await;
+            }
+        }
+        Ok(_) => {} // journaled: recovery routes it once the platform is ready
+        Err(e) => log::error!("{platform}: could not journal an internal message: {e}"),
     }
 }
 

@@ -118,7 +118,8 @@ pub async fn dispatch(gw: &Rc<Gateway>, row: InboxRow, resume: bool, replay: boo
         gw.finish_rows(&[row.id], InboxState::Skipped).await;
         return;
     }
-    if auth::check(&gw.config, source) == auth::Verdict::Denied {
+    // Internal events (background completions) come from the gateway itself: no auth.
+    if !event.internal && auth::check(&gw.config, source) == auth::Verdict::Denied {
         auth::refuse(gw, &row).await;
         return;
     }

@@ -97,9 +97,7 @@ pub async fn run(state: Rc<ActorState>, job: Pending) {
     }
 
     let chat = ChatRef::new(source.chat_id.clone(), source.thread_id.clone());
-    let Some(outlet) =
-        gw.outlet(&source.platform, chat, Some(session_id.clone()), Some(primary.event.message_id.clone()))
-    else {
+    let Some(outlet) = gw.outlet(&source.platform, chat, Some(session_id.clone()), reply_target(&primary.event)) else {
         log::warn!("{}: not connected; inbox row {} waits for the next start", source.platform, primary.id);
         return;
     };
@@ -375,4 +373,9 @@ fn begin(
     }
     let history = messages::recent(tx, &sid, history_budget, MAX_HISTORY_ROWS)?;
     Ok(Begin::Ready { live, prefs, earlier, answer: None, history })
+}
+
+/// Answers reply to the user's message; an internal event has none to reply to.
+fn reply_target(event: &hermes_platform::MessageEvent) -> Option<String> {
+    (!event.internal).then(|| event.message_id.clone())
 }

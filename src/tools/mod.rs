@@ -8,9 +8,12 @@
 //! a [`ToolEnv`], and reaches the chat (approvals, clarify, send_message) through the
 //! [`HostLink`], which the turn loop serves on the executor.
 
+pub mod approval;
 pub mod args;
 pub mod files;
 pub mod host;
+pub mod output;
+pub mod terminal;
 pub mod todo;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -103,8 +106,15 @@ const OFF_BY_DEFAULT: &[&str] = &["messaging"];
 impl ToolRegistry {
     /// The built-in tools minus those in disabled toolsets.
     pub fn new(disabled_toolsets: &[String]) -> ToolRegistry {
-        let all =
-            vec![todo::spec(), files::read::spec(), files::write::spec(), files::patch::spec(), files::search::spec()];
+        let all = vec![
+            todo::spec(),
+            files::read::spec(),
+            files::write::spec(),
+            files::patch::spec(),
+            files::search::spec(),
+            terminal::spec(),
+            terminal::process::spec(),
+        ];
         let tools: Vec<ToolSpec> = all
             .into_iter()
             .filter(|t| !disabled_toolsets.iter().any(|d| d == t.toolset) && !OFF_BY_DEFAULT.contains(&t.toolset))
@@ -232,6 +242,7 @@ pub mod test_env {
             output_max_bytes: 50_000,
             home: dir.join(".hermes"),
             env: Arc::new(Default::default()),
+            approvals: Default::default(),
         })
     }
 
@@ -282,8 +293,10 @@ mod tests {
 
     #[test]
     fn disabled_toolsets_remove_tools() {
-        assert!(ToolRegistry::new(&["todo".to_string(), "file".to_string()]).schemas().is_none());
-        assert!(!ToolRegistry::new(&["file".to_string()]).names().contains(&"read_file"));
+        let off = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        assert!(ToolRegistry::new(&off(&["todo", "file", "terminal"])).schemas().is_none());
+        assert!(!ToolRegistry::new(&off(&["file"])).names().contains(&"read_file"));
+        assert!(!ToolRegistry::new(&off(&["terminal"])).names().contains(&"process"));
         let reg = ToolRegistry::new(&[]);
         let json = miniserde::json::to_string(reg.schemas().unwrap());
         assert!(json.contains("\"name\":\"todo\""));

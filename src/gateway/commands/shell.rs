@@ -5,7 +5,6 @@
 //! The child is started with `posix_spawn` directly rather than `std::process::Command`: the
 //! gateway needs none of Command's generality, and it costs about 35 KiB of binary.
 
-use std::ffi::{CString, c_char};
 use std::io::{self, Read};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
@@ -83,44 +82,8 @@ fn reaped(pid: libc::pid_t, block: bool) -> bool {
     unsafe { libc::waitpid(pid, &mut status, flags) == pid }
 }
 
-/// `posix_spawn`s `/bin/sh -c command` in a new process group: stdin from /dev/null, stdout
-/// and stderr onto `out`, the environment exactly `env`. Every other descriptor the gateway
-/// holds is close-on-exec (Rust opens them so), so the child inherits nothing else.
 fn spawn(command: &str, env: &[(String, String)], out: i32) -> io::Result<libc::pid_t> {
-    let c = |s: String| CString::new(s).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a NUL byte"));
-    let (sh, flag, cmd) = (c("/bin/sh".into())?, c("-c".into())?, c(command.into())?);
-    let argv = [sh.as_ptr(), flag.as_ptr(), cmd.as_ptr(), std::ptr::null()];
-    let vars = env.iter().map(|(k, v)| c(format!("{k}={v}"))).collect::<io::Result<Vec<_>>>()?;
-    let mut envp: Vec<*const c_char> = vars.iter().map(|v| v.as_ptr()).collect();
-    envp.push(std::ptr::null());
-    // SAFETY: the attribute and action objects are initialised before use and destroyed after;
-    // every pointer handed to posix_spawn lives until it returns.
-    unsafe {
-        let mut actions: libc::posix_spawn_file_actions_t = std::mem::zeroed();
-        let mut attr: libc::posix_spawnattr_t = std::mem::zeroed();
-        libc::posix_spawn_file_actions_init(&mut actions);
-        libc::posix_spawnattr_init(&mut attr);
-        libc::posix_spawn_file_actions_addopen(&mut actions, 0, c"/dev/null".as_ptr(), libc::O_RDONLY, 0);
-        libc::posix_spawn_file_actions_adddup2(&mut actions, out, 1);
-        libc::posix_spawn_file_actions_adddup2(&mut actions, out, 2);
-        libc::posix_spawnattr_setflags(&mut attr, libc::POSIX_SPAWN_SETPGROUP as libc::c_short);
-        libc::posix_spawnattr_setpgroup(&mut attr, 0);
-        let mut pid = 0;
-        let rc = libc::posix_spawn(
-            &mut pid,
-            sh.as_ptr(),
-            &actions,
-            &attr,
-            argv.as_ptr() as *const *mut c_char,
-            envp.as_ptr() as *const *mut c_char,
-        );
-        libc::posix_spawn_file_actions_destroy(&mut actions);
-        libc::posix_spawnattr_destroy(&mut attr);
-        if rc != 0 {
-            return Err(io::Error::from_raw_os_error(rc));
-        }
-        Ok(pid)
-    }
+    crate::tools::terminal::spawn::spawn(command, env, out, None)
 }
 
 #[cfg(test)]
