@@ -25,6 +25,7 @@ mod secrets;
 mod sections;
 mod tools;
 mod types;
+mod web;
 mod yaml;
 pub mod yaml_edit;
 
@@ -36,6 +37,7 @@ pub use model::key_hint;
 pub use problem::Problem;
 pub use tools::ToolsConfig;
 pub use types::*;
+pub use web::SearchBackend;
 
 #[cfg(test)]
 mod tests;

@@ -25,6 +25,10 @@ pub struct ToolsConfig {
     pub home: PathBuf,
     /// The merged environment (API keys of the web backends, `SEARXNG_URL`, ...).
     pub env: Arc<std::collections::BTreeMap<String, String>>,
+    /// `web.*`: web_search and web_extract.
+    pub web: super::web::WebConfig,
+    /// `memory.*`: the memory tool and its prompt snapshot.
+    pub memory: super::web::MemoryConfig,
 }
 
 impl ToolsConfig {
@@ -54,6 +58,8 @@ pub fn read(r: &Reader, home: &std::path::Path, env: &Arc<std::collections::BTre
         output_max_bytes,
         home: home.to_path_buf(),
         env: env.clone(),
+        web: super::web::web(r),
+        memory: super::web::memory(r),
     }
 }
 

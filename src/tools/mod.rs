@@ -11,6 +11,7 @@
 pub mod args;
 pub mod host;
 pub mod todo;
+pub mod web;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -102,7 +103,7 @@ const OFF_BY_DEFAULT: &[&str] = &["messaging"];
 impl ToolRegistry {
     /// The built-in tools minus those in disabled toolsets.
     pub fn new(disabled_toolsets: &[String]) -> ToolRegistry {
-        let all = vec![todo::spec()];
+        let all = vec![todo::spec(), web::search_spec(), web::extract_spec()];
         let tools: Vec<ToolSpec> = all
             .into_iter()
             .filter(|t| !disabled_toolsets.iter().any(|d| d == t.toolset) && !OFF_BY_DEFAULT.contains(&t.toolset))
@@ -230,6 +231,8 @@ pub mod test_env {
             output_max_bytes: 50_000,
             home: dir.join(".hermes"),
             env: Arc::new(Default::default()),
+            web: Default::default(),
+            memory: Default::default(),
         })
     }
 
@@ -280,7 +283,7 @@ mod tests {
 
     #[test]
     fn disabled_toolsets_remove_tools() {
-        assert!(ToolRegistry::new(&["todo".to_string()]).schemas().is_none());
+        assert!(ToolRegistry::new(&["todo".to_string(), "web".to_string()]).schemas().is_none());
         let reg = ToolRegistry::new(&[]);
         let json = miniserde::json::to_string(reg.schemas().unwrap());
         assert!(json.contains("\"name\":\"todo\""));
