@@ -37,7 +37,7 @@ pub use model::key_hint;
 pub use problem::Problem;
 pub use tools::ToolsConfig;
 pub use types::*;
-pub use web::SearchBackend;
+pub use web::{MemoryConfig, SearchBackend};
 
 #[cfg(test)]
 mod tests;
