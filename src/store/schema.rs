@@ -126,6 +126,10 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE sessions ADD COLUMN personality TEXT;
     ALTER TABLE sessions ADD COLUMN reasoning TEXT;
     "#,
+    // 3: the system prompt built on a session's first turn and reused by its later turns (A11).
+    r#"
+    ALTER TABLE sessions ADD COLUMN system_prompt TEXT;
+    "#,
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`], or refuses a newer one.
