@@ -11,6 +11,7 @@
 pub mod args;
 pub mod host;
 pub mod memory;
+pub mod session_search;
 pub mod todo;
 pub mod web;
 
@@ -104,7 +105,7 @@ const OFF_BY_DEFAULT: &[&str] = &["messaging"];
 impl ToolRegistry {
     /// The built-in tools minus those in disabled toolsets.
     pub fn new(disabled_toolsets: &[String]) -> ToolRegistry {
-        let all = vec![todo::spec(), memory::spec(), web::search_spec(), web::extract_spec()];
+        let all = vec![todo::spec(), memory::spec(), session_search::spec(), web::search_spec(), web::extract_spec()];
         let tools: Vec<ToolSpec> = all
             .into_iter()
             .filter(|t| !disabled_toolsets.iter().any(|d| d == t.toolset) && !OFF_BY_DEFAULT.contains(&t.toolset))
@@ -284,7 +285,16 @@ mod tests {
 
     #[test]
     fn disabled_toolsets_remove_tools() {
-        assert!(ToolRegistry::new(&["todo".to_string(), "web".to_string(), "memory".to_string()]).schemas().is_none());
+        assert!(
+            ToolRegistry::new(&[
+                "todo".to_string(),
+                "web".to_string(),
+                "memory".to_string(),
+                "session_search".to_string()
+            ])
+            .schemas()
+            .is_none()
+        );
         let reg = ToolRegistry::new(&[]);
         let json = miniserde::json::to_string(reg.schemas().unwrap());
         assert!(json.contains("\"name\":\"todo\""));
