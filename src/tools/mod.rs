@@ -12,6 +12,7 @@ pub mod args;
 pub mod host;
 pub mod memory;
 pub mod session_search;
+pub mod skills;
 pub mod todo;
 pub mod web;
 
@@ -105,7 +106,15 @@ const OFF_BY_DEFAULT: &[&str] = &["messaging"];
 impl ToolRegistry {
     /// The built-in tools minus those in disabled toolsets.
     pub fn new(disabled_toolsets: &[String]) -> ToolRegistry {
-        let all = vec![todo::spec(), memory::spec(), session_search::spec(), web::search_spec(), web::extract_spec()];
+        let all = vec![
+            todo::spec(),
+            memory::spec(),
+            session_search::spec(),
+            skills::list_spec(),
+            skills::view_spec(),
+            web::search_spec(),
+            web::extract_spec(),
+        ];
         let tools: Vec<ToolSpec> = all
             .into_iter()
             .filter(|t| !disabled_toolsets.iter().any(|d| d == t.toolset) && !OFF_BY_DEFAULT.contains(&t.toolset))
@@ -285,16 +294,8 @@ mod tests {
 
     #[test]
     fn disabled_toolsets_remove_tools() {
-        assert!(
-            ToolRegistry::new(&[
-                "todo".to_string(),
-                "web".to_string(),
-                "memory".to_string(),
-                "session_search".to_string()
-            ])
-            .schemas()
-            .is_none()
-        );
+        let every: Vec<String> = ["todo", "web", "memory", "session_search", "skills"].map(String::from).to_vec();
+        assert!(ToolRegistry::new(&every).schemas().is_none());
         let reg = ToolRegistry::new(&[]);
         let json = miniserde::json::to_string(reg.schemas().unwrap());
         assert!(json.contains("\"name\":\"todo\""));
