@@ -11,6 +11,7 @@
 pub mod args;
 pub mod host;
 pub mod memory;
+pub mod send_message;
 pub mod session_search;
 pub mod skills;
 pub mod todo;
