@@ -65,10 +65,10 @@ pub fn build(cfg: &ToolsConfig, ctx: &SessionContext, tools: &[&str], now: f64) 
     if let Some(project) = super::context_file::section(&cfg.workspace) {
         parts.push(project);
     }
-    if tools.contains(&"skills_list") || tools.contains(&"skill_view") {
-        if let Some(index) = skills_index(&cfg.home) {
-            parts.push(index);
-        }
+    if (tools.contains(&"skills_list") || tools.contains(&"skill_view"))
+        && let Some(index) = skills_index(&cfg.home)
+    {
+        parts.push(index);
     }
     parts.push(context_block(ctx));
     if let Some(hint) = platform_hint(&ctx.platform) {

@@ -127,7 +127,7 @@ fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -137,7 +137,7 @@ fn thousands(n: usize) -> String {
 
 /// `P% — C/L chars`.
 fn usage_pct(current: usize, limit: usize) -> String {
-    let pct = if limit > 0 { (current * 100 / limit).min(100) } else { 0 };
+    let pct = (current * 100).checked_div(limit).unwrap_or(0).min(100);
     format!("{pct}% — {}/{} chars", thousands(current), thousands(limit))
 }
 

@@ -113,6 +113,7 @@ impl ToolRegistry {
             session_search::spec(),
             skills::list_spec(),
             skills::view_spec(),
+            send_message::spec(),
             web::search_spec(),
             web::extract_spec(),
         ];

@@ -23,8 +23,11 @@ pub fn spec() -> ToolSpec {
     }
 }
 
+/// A chat and its optional thread.
+pub type ChatTarget = (String, Option<String>);
+
 /// `(platform, Some((chat, thread)))` of a target, `None` for the platform's home channel.
-pub fn parse_target(target: &str) -> Result<(String, Option<(String, Option<String>)>), String> {
+pub fn parse_target(target: &str) -> Result<(String, Option<ChatTarget>), String> {
     let bad =
         || format!("invalid target \"{target}\": use 'platform' (home channel) or 'platform:chat_id[:thread_id]'");
     let mut parts = target.trim().splitn(3, ':').map(str::trim);

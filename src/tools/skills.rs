@@ -134,10 +134,11 @@ fn files(root: &Path, dir: &Path) -> Vec<String> {
             let p = e.path();
             if p.is_dir() && depth < 2 {
                 stack.push((p, depth + 1));
-            } else if p.is_file() && out.len() < 50 {
-                if let Ok(rel) = p.strip_prefix(root) {
-                    out.push(rel.to_string_lossy().into_owned());
-                }
+            } else if p.is_file()
+                && out.len() < 50
+                && let Ok(rel) = p.strip_prefix(root)
+            {
+                out.push(rel.to_string_lossy().into_owned());
             }
         }
     }
