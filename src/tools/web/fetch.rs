@@ -143,6 +143,40 @@ mod tests {
         assert_eq!(join("http://a.b", "z"), "http://a.b/z");
     }
 
+    /// A loopback server answering every request with `response` (connection closed after).
+    fn serve(response: Vec<u8>) -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten().take(20) {
+                let mut conn = conn;
+                let mut buf = [0u8; 4096];
+                let _ = std::io::Read::read(&mut conn, &mut buf);
+                let _ = std::io::Write::write_all(&mut conn, &response);
+            }
+        });
+        port
+    }
+
+    #[test]
+    fn redirects_and_body_size_are_capped() {
+        let env = crate::tools::test_env::env(std::path::Path::new("/nonexistent"));
+        let agent = agent(&env, false).unwrap();
+        let port =
+            serve(b"HTTP/1.1 302 Found\r\nLocation: /again\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec());
+        let e = fetch(&agent, &format!("http://127.0.0.1:{port}/"), false).err().unwrap();
+        assert!(e.contains("too many redirects (more than 5)"), "{e}");
+        let size = MAX_BODY_BYTES as usize + 10;
+        let mut big = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n"
+        )
+        .into_bytes();
+        big.extend(std::iter::repeat_n(b'x', size));
+        let port = serve(big);
+        let page = fetch(&agent, &format!("http://127.0.0.1:{port}/"), false).unwrap();
+        assert!(page.truncated && page.body.len() == MAX_BODY_BYTES as usize);
+    }
+
     #[test]
     fn only_http_and_https_with_a_host_are_fetched() {
         assert!(check("file:///etc/passwd", false).unwrap_err().contains("only http and https"));
