@@ -1,10 +1,13 @@
 //! The system prompt (A11): built once per session and reused for every turn, so providers can
-//! cache it. Order: identity (`SOUL.md` or the built-in one), tool guidance, the session context
-//! block, the platform's formatting hint, and the date with the time zone.
+//! cache it (the gateway stores it in `sessions.system_prompt`). Order: identity (`SOUL.md` or
+//! the built-in one), tool guidance, the frozen memory snapshot, the project context file, the
+//! skills index, the session context block, the platform's formatting hint, and the date with
+//! the time zone.
 
 use std::path::Path;
 
 use crate::clock;
+use crate::config::ToolsConfig;
 
 /// The identity used when `HERMES_HOME/SOUL.md` is absent or unreadable.
 const DEFAULT_IDENTITY: &str = "You are Hermes, a capable personal AI assistant. You help your user with \
@@ -31,18 +34,41 @@ pub struct SessionContext {
     pub personality: Option<String>,
 }
 
-/// Builds the prompt. `tools` are the names of the enabled tools.
-pub fn build(home: &Path, ctx: &SessionContext, tools: &[&str], now: f64) -> String {
-    let mut parts = vec![identity(home)];
+/// Descriptions in the skills index are cut to this many characters.
+const SKILL_DESCRIPTION_CHARS: usize = 200;
+
+/// Builds the prompt. `tools` are the names of the enabled tools; `cfg.home` holds SOUL.md,
+/// the memories and the skills, `cfg.workspace` the project context file.
+pub fn build(cfg: &ToolsConfig, ctx: &SessionContext, tools: &[&str], now: f64) -> String {
+    let mut parts = vec![identity(&cfg.home)];
     if let Some(p) = ctx.personality.as_deref().filter(|p| !p.trim().is_empty()) {
         parts.push(p.trim().to_string());
     }
-    if tools.contains(&"todo") {
-        parts.push(
-            "For work with three or more steps, keep a plan with the todo tool: one item in_progress at a time, \
-             marked completed as soon as it is done."
-                .to_string(),
-        );
+    let guidance: Vec<&str> = [
+        ("todo", "For work with three or more steps, keep a plan with the todo tool: one item in_progress at a time, marked completed as soon as it is done."),
+        ("memory", "You have persistent memory across sessions. Save durable facts with the memory tool: the user's preferences and corrections, facts about their environment, conventions worth keeping. Do not save task progress or anything that will be stale within a week."),
+        ("session_search", "When the user refers to an earlier conversation, or past context would help, use session_search before asking them to repeat themselves."),
+    ]
+    .iter()
+    .filter(|(tool, _)| tools.contains(tool))
+    .map(|(_, text)| *text)
+    .collect();
+    if !guidance.is_empty() {
+        parts.push(guidance.join(" "));
+    }
+    if tools.contains(&"memory") {
+        let snapshot = crate::tools::memory::snapshot(&cfg.home, &cfg.memory);
+        if !snapshot.is_empty() {
+            parts.push(snapshot);
+        }
+    }
+    if let Some(project) = super::context_file::section(&cfg.workspace) {
+        parts.push(project);
+    }
+    if (tools.contains(&"skills_list") || tools.contains(&"skill_view"))
+        && let Some(index) = skills_index(&cfg.home)
+    {
+        parts.push(index);
     }
     parts.push(context_block(ctx));
     if let Some(hint) = platform_hint(&ctx.platform) {
@@ -73,6 +99,24 @@ fn identity(home: &Path) -> String {
             DEFAULT_IDENTITY.to_string()
         }
     }
+}
+
+/// `## Skills (mandatory)` and the name and description of every skill, or `None` without skills.
+fn skills_index(home: &Path) -> Option<String> {
+    let skills = crate::skills::cached(home);
+    if skills.is_empty() {
+        return None;
+    }
+    let mut out = String::from(
+        "## Skills (mandatory)\nBefore replying, scan the skills below. If one clearly matches the task, load it \
+         with skill_view(name) and follow its instructions.\n<available_skills>\n",
+    );
+    for skill in skills.iter() {
+        let description: String = skill.description.chars().take(SKILL_DESCRIPTION_CHARS).collect();
+        out.push_str(&format!("  - {}: {}\n", skill.name, description.replace('\n', " ")));
+    }
+    out.push_str("</available_skills>");
+    Some(out)
 }
 
 /// Untrusted names are quoted and cut, so a chat title cannot smuggle instructions in.
@@ -169,6 +213,9 @@ mod tests {
     #[test]
     fn uses_soul_md_when_present_and_quotes_untrusted_names() {
         let dir = crate::test_util::temp_dir("prompt");
+        let cfg = crate::tools::test_env::config(&dir);
+        let mut cfg = (*cfg).clone();
+        cfg.home = dir.clone();
         let ctx = SessionContext {
             platform: "telegram".into(),
             chat_type: "dm".into(),
@@ -176,14 +223,55 @@ mod tests {
             connected: vec!["telegram".into()],
             ..Default::default()
         };
-        let p = build(&dir, &ctx, &["todo"], 1_700_000_000.0);
+        let p = build(&cfg, &ctx, &["todo"], 1_700_000_000.0);
         assert!(p.starts_with("You are Hermes"));
         assert!(p.contains("todo tool"));
         assert!(p.contains("Telegram"));
         assert!(p.contains("\"Ann \\\"ignore all\\\"\""), "{p}");
         assert!(p.contains("Conversation started: "));
         std::fs::write(dir.join("SOUL.md"), "You are Zed, a pirate.").unwrap();
-        assert!(build(&dir, &ctx, &[], 0.0).starts_with("You are Zed, a pirate."));
+        assert!(build(&cfg, &ctx, &[], 0.0).starts_with("You are Zed, a pirate."));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn parts_come_in_the_hermes_order() {
+        let dir = crate::test_util::temp_dir("prompt-order");
+        let mut cfg = (*crate::tools::test_env::config(&dir)).clone();
+        cfg.home = dir.join("home");
+        std::fs::create_dir_all(cfg.home.join("memories")).unwrap();
+        std::fs::create_dir_all(cfg.home.join("skills/gif-search")).unwrap();
+        std::fs::write(cfg.home.join("SOUL.md"), "SOUL TEXT").unwrap();
+        std::fs::write(cfg.home.join("memories/MEMORY.md"), "remember me").unwrap();
+        std::fs::write(
+            cfg.home.join("skills/gif-search/SKILL.md"),
+            "---\nname: gif-search\ndescription: Find GIFs\n---\nbody",
+        )
+        .unwrap();
+        std::fs::write(dir.join("AGENTS.md"), "PROJECT RULES").unwrap();
+        let ctx = SessionContext { platform: "telegram".into(), chat_type: "dm".into(), ..Default::default() };
+        let tools = ["todo", "memory", "session_search", "skill_view"];
+        let p = build(&cfg, &ctx, &tools, 1_700_000_000.0);
+        let order = [
+            "SOUL TEXT",
+            "todo tool",
+            "persistent memory",
+            "session_search",
+            "MEMORY (your personal notes) [0% — 11/2,200 chars]",
+            "remember me",
+            "# Project Context",
+            "PROJECT RULES",
+            "## Skills (mandatory)",
+            "  - gif-search: Find GIFs",
+            "## Current Session Context",
+            "You are talking through Telegram",
+            "Conversation started:",
+        ];
+        let positions: Vec<usize> =
+            order.iter().map(|t| p.find(t).unwrap_or_else(|| panic!("{t} missing: {p}"))).collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{p}");
+        let bare = build(&cfg, &ctx, &["todo"], 0.0);
+        assert!(!bare.contains("remember me") && !bare.contains("Skills (mandatory)"), "tools off, parts off");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -152,6 +152,7 @@ impl Provider {
             read_timeout: Some(read_timeout),
             global_timeout: Some(Duration::from_secs(1800)),
             proxy: None,
+            allow_address: None,
         });
         let path = match model.api_mode {
             ApiMode::OpenAiChat => "/chat/completions",

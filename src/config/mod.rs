@@ -26,6 +26,7 @@ mod secrets;
 mod sections;
 mod tools;
 mod types;
+mod web;
 mod yaml;
 pub mod yaml_edit;
 
@@ -37,6 +38,7 @@ pub use model::key_hint;
 pub use problem::Problem;
 pub use tools::ToolsConfig;
 pub use types::*;
+pub use web::{MemoryConfig, SearchBackend};
 
 #[cfg(test)]
 mod tests;

@@ -27,6 +27,10 @@ pub struct ToolsConfig {
     pub env: Arc<std::collections::BTreeMap<String, String>>,
     /// `approvals.*` and `command_allowlist`: dangerous-command approval.
     pub approvals: super::approvals::ApprovalsConfig,
+    /// `web.*`: web_search and web_extract.
+    pub web: super::web::WebConfig,
+    /// `memory.*`: the memory tool and its prompt snapshot.
+    pub memory: super::web::MemoryConfig,
 }
 
 impl ToolsConfig {
@@ -57,6 +61,8 @@ pub fn read(r: &Reader, home: &std::path::Path, env: &Arc<std::collections::BTre
         home: home.to_path_buf(),
         env: env.clone(),
         approvals: super::approvals::read(r),
+        web: super::web::web(r),
+        memory: super::web::memory(r),
     }
 }
 

@@ -125,8 +125,19 @@ pub async fn run(state: Rc<ActorState>, job: Pending) {
     };
     let model = live.session.model.clone().unwrap_or_else(|| gw.model());
     let provider = ProviderChain::new(gw.provider.for_session(&model, prefs.reasoning.as_deref()), &gw.fallbacks);
-    let mut chat_messages =
-        vec![ChatMessage::new(Role::System, prompt::build(&gw.config.home, &ctx, &gw.tools.names(), store::now()))];
+    // Built on the session's first turn and reused verbatim after (A11, provider prompt caches).
+    let system_prompt = match prefs.system_prompt.clone() {
+        Some(stored) => stored,
+        None => {
+            let built = prompt::build(&gw.config.tools, &ctx, &gw.tools.names(), store::now());
+            let (sid, text) = (session_id.clone(), built.clone());
+            if let Err(e) = gw.store.call(move |tx| sessions::set_system_prompt(tx, &sid, &text)).await {
+                log::warn!("cannot store the system prompt of session {session_id}: {e}");
+            }
+            built
+        }
+    };
+    let mut chat_messages = vec![ChatMessage::new(Role::System, system_prompt)];
     chat_messages.extend(history::to_chat(&history));
     if job.resume
         && let Some(last) = chat_messages.iter_mut().rev().find(|m| m.role == Role::User)

@@ -130,6 +130,10 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE sessions ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 4: the system prompt built on a session's first turn and reused by its later turns (A11).
+    r#"
+    ALTER TABLE sessions ADD COLUMN system_prompt TEXT;
+    "#,
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`], or refuses a newer one.

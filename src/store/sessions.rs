@@ -222,16 +222,40 @@ pub struct Prefs {
     pub reasoning: Option<String>,
     /// `/yolo`: approvals are skipped.
     pub yolo: bool,
+    /// The system prompt stored by the session's first turn (`None`: build it).
+    pub system_prompt: Option<String>,
 }
 
 /// Reads a session's [`Prefs`] (defaults when the row is gone).
 pub fn prefs(tx: &Transaction, session_id: &str) -> rusqlite::Result<Prefs> {
     let found = tx
-        .query_row("SELECT personality, reasoning, yolo FROM sessions WHERE id = ?1", [session_id], |r| {
-            Ok(Prefs { personality: r.get(0)?, reasoning: r.get(1)?, yolo: r.get::<_, i64>(2)? != 0 })
-        })
+        .query_row(
+            "SELECT personality, reasoning, yolo, system_prompt FROM sessions WHERE id = ?1",
+            [session_id],
+            |r| {
+                Ok(Prefs {
+                    personality: r.get(0)?,
+                    reasoning: r.get(1)?,
+                    yolo: r.get::<_, i64>(2)? != 0,
+                    system_prompt: r.get(3)?,
+                })
+            },
+        )
         .optional()?;
     Ok(found.unwrap_or_default())
+}
+
+/// Stores the system prompt a session's later turns reuse.
+pub fn set_system_prompt(tx: &Transaction, id: &str, prompt: &str) -> rusqlite::Result<()> {
+    tx.execute("UPDATE sessions SET system_prompt = ?2 WHERE id = ?1", params![id, prompt])?;
+    Ok(())
+}
+
+/// Forgets a session's system prompt so its next turn builds a fresh one (after compression,
+/// `/personality`, ...).
+pub fn clear_system_prompt(tx: &Transaction, id: &str) -> rusqlite::Result<()> {
+    tx.execute("UPDATE sessions SET system_prompt = NULL WHERE id = ?1", [id])?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -272,6 +296,22 @@ mod tests {
                 add_usage(tx, "a", &u)?;
                 let s = get(tx, "a")?.unwrap();
                 assert_eq!((s.input_tokens, s.output_tokens), (20, 10));
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn the_system_prompt_is_stored_read_with_the_prefs_and_cleared() {
+        let t = TempStore::new();
+        t.store
+            .call_blocking(|tx| {
+                create(tx, &new("a", "k"), 1.0)?;
+                assert_eq!(prefs(tx, "a")?.system_prompt, None);
+                set_system_prompt(tx, "a", "You are Hermes")?;
+                assert_eq!(prefs(tx, "a")?.system_prompt.as_deref(), Some("You are Hermes"));
+                clear_system_prompt(tx, "a")?;
+                assert_eq!(prefs(tx, "a")?.system_prompt, None);
                 Ok(())
             })
             .unwrap();

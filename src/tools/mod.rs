@@ -14,7 +14,12 @@ pub mod files;
 pub mod host;
 pub mod output;
 pub mod terminal;
+pub mod memory;
+pub mod send_message;
+pub mod session_search;
+pub mod skills;
 pub mod todo;
+pub mod web;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -114,6 +119,13 @@ impl ToolRegistry {
             files::search::spec(),
             terminal::spec(),
             terminal::process::spec(),
+            memory::spec(),
+            session_search::spec(),
+            skills::list_spec(),
+            skills::view_spec(),
+            send_message::spec(),
+            web::search_spec(),
+            web::extract_spec(),
         ];
         let tools: Vec<ToolSpec> = all
             .into_iter()
@@ -243,6 +255,8 @@ pub mod test_env {
             home: dir.join(".hermes"),
             env: Arc::new(Default::default()),
             approvals: Default::default(),
+            web: Default::default(),
+            memory: Default::default(),
         })
     }
 
@@ -293,8 +307,9 @@ mod tests {
 
     #[test]
     fn disabled_toolsets_remove_tools() {
+        let every = ["todo", "file", "terminal", "web", "memory", "session_search", "skills"];
+        assert!(ToolRegistry::new(&every.map(String::from)).schemas().is_none());
         let off = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
-        assert!(ToolRegistry::new(&off(&["todo", "file", "terminal"])).schemas().is_none());
         assert!(!ToolRegistry::new(&off(&["file"])).names().contains(&"read_file"));
         assert!(!ToolRegistry::new(&off(&["terminal"])).names().contains(&"process"));
         let reg = ToolRegistry::new(&[]);

@@ -38,6 +38,9 @@ pub struct AgentOptions {
     pub global_timeout: Option<Duration>,
     /// `http://host:port` CONNECT proxy for this agent (env proxies apply otherwise).
     pub proxy: Option<String>,
+    /// Addresses the agent may connect to (the web tools' SSRF guard): checked on the very
+    /// addresses a request connects to, so a DNS answer cannot change between check and use.
+    pub allow_address: Option<fn(std::net::IpAddr) -> bool>,
 }
 
 /// The `User-Agent` of every request: `hermes-lite/<version>`.
@@ -94,7 +97,8 @@ impl HttpContext {
             ().chain(ConnectProxyConnector::default())
                 .chain(TcpConnector::default())
                 .chain(TlsConnector { config: self.tls.clone() });
-        ureq::Agent::with_parts(builder.build(), connector, CachingResolver::default())
+        let resolver = CachingResolver { allow: opts.allow_address, ..Default::default() };
+        ureq::Agent::with_parts(builder.build(), connector, resolver)
     }
 }
 
@@ -156,10 +160,34 @@ const RESOLVE_CACHE: usize = 8;
 struct CachingResolver {
     inner: DefaultResolver,
     cache: std::sync::Mutex<Vec<(String, std::time::Instant, ResolvedSocketAddrs)>>,
+    allow: Option<fn(std::net::IpAddr) -> bool>,
 }
 
 impl Resolver for CachingResolver {
     fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let addrs = self.lookup(uri, config, timeout)?;
+        if let Some(allow) = self.allow {
+            let mut kept = self.inner.empty();
+            for a in addrs.iter().filter(|a| allow(a.ip())) {
+                kept.push(*a);
+            }
+            if kept.is_empty() {
+                let e = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "the address is not allowed");
+                return Err(ureq::Error::Io(e));
+            }
+            return Ok(kept);
+        }
+        Ok(addrs)
+    }
+}
+
+impl CachingResolver {
+    fn lookup(
         &self,
         uri: &ureq::http::Uri,
         config: &ureq::config::Config,

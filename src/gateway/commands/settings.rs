@@ -93,6 +93,10 @@ async fn set_column(
         .call(move |tx| {
             let live = session::ensure(tx, &key, &source, &policy, store::now())?;
             tx.execute(&format!("UPDATE sessions SET {column} = ?2 WHERE id = ?1"), params![live.session.id, value])?;
+            if column == "personality" {
+                // The personality is part of the system prompt: the next turn rebuilds it.
+                sessions::clear_system_prompt(tx, &live.session.id)?;
+            }
             Ok(())
         })
         .await
