@@ -14,6 +14,7 @@
 //! this build does not use. Every wrong value is a [`Problem`], and all are returned at once.
 mod access;
 mod commands;
+pub mod compression;
 mod dotenv;
 pub mod env_file;
 mod home;

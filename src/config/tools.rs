@@ -25,6 +25,11 @@ pub struct ToolsConfig {
     pub home: PathBuf,
     /// The merged environment (API keys of the web backends, `SEARXNG_URL`, ...).
     pub env: Arc<std::collections::BTreeMap<String, String>>,
+    /// `approvals.timeout` seconds a dangerous command waits for `/approve` (60).
+    pub approvals_timeout: u64,
+    /// `agent.clarify_timeout` seconds a `clarify` question waits (3600).
+    pub clarify_timeout: u64,
+    pub compression: super::compression::CompressionConfig,
 }
 
 impl ToolsConfig {
@@ -54,6 +59,9 @@ pub fn read(r: &Reader, home: &std::path::Path, env: &Arc<std::collections::BTre
         output_max_bytes,
         home: home.to_path_buf(),
         env: env.clone(),
+        approvals_timeout: r.int(r.cfg("approvals.timeout"), 1, 86_400).map_or(60, |n| n as u64),
+        clarify_timeout: r.int(r.cfg("agent.clarify_timeout"), 1, 86_400 * 7).map_or(3600, |n| n as u64),
+        compression: super::compression::read(r),
     }
 }
 

@@ -6,6 +6,7 @@
 //! channels.
 
 mod actor;
+mod asks;
 mod auth;
 mod commands;
 mod confirm;

@@ -164,8 +164,13 @@ pub async fn run(state: Rc<ActorState>, job: Pending) {
         yolo: prefs.yolo,
         state: Mutex::new(ToolState::default()),
     });
-    let mut observer =
-        Observer { gw: gw.clone(), actor: state.clone(), session_id: session_id.clone(), stream: &mut stream };
+    let mut observer = Observer {
+        gw: gw.clone(),
+        actor: state.clone(),
+        session_id: session_id.clone(),
+        user: source.user_id.clone(),
+        stream: &mut stream,
+    };
     let input = TurnInput {
         provider: &provider,
         tools: &gw.tools,
@@ -264,6 +269,8 @@ struct Observer<'a> {
     gw: Rc<Gateway>,
     actor: Rc<ActorState>,
     session_id: String,
+    /// Who started the turn: only they answer its `clarify` questions.
+    user: Option<String>,
     stream: &'a mut ReplyStream,
 }
 
@@ -301,7 +308,7 @@ impl TurnObserver for Observer<'_> {
     }
 
     async fn on_host(&mut self, request: HostRequest) {
-        super::tool_host::serve(&self.gw, &self.actor, request).await;
+        super::tool_host::serve(&self.gw, &self.actor, self.user.as_deref(), request).await;
     }
 }
 

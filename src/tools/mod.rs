@@ -9,6 +9,7 @@
 //! [`HostLink`], which the turn loop serves on the executor.
 
 pub mod args;
+pub mod clarify;
 pub mod host;
 pub mod todo;
 
@@ -102,7 +103,7 @@ const OFF_BY_DEFAULT: &[&str] = &["messaging"];
 impl ToolRegistry {
     /// The built-in tools minus those in disabled toolsets.
     pub fn new(disabled_toolsets: &[String]) -> ToolRegistry {
-        let all = vec![todo::spec()];
+        let all = vec![todo::spec(), clarify::spec()];
         let tools: Vec<ToolSpec> = all
             .into_iter()
             .filter(|t| !disabled_toolsets.iter().any(|d| d == t.toolset) && !OFF_BY_DEFAULT.contains(&t.toolset))
@@ -194,7 +195,7 @@ fn run_one(run: Result<Run, String>, env: &ToolEnv, name: &str, arguments: &str)
 }
 
 /// Arguments must be a JSON object (an empty string counts as `{}`).
-fn parse_arguments(text: &str) -> Result<Object, String> {
+pub(crate) fn parse_arguments(text: &str) -> Result<Object, String> {
     if text.trim().is_empty() {
         return Ok(Object::new());
     }
@@ -230,6 +231,9 @@ pub mod test_env {
             output_max_bytes: 50_000,
             home: dir.join(".hermes"),
             env: Arc::new(Default::default()),
+            approvals_timeout: 60,
+            clarify_timeout: 3600,
+            compression: Default::default(),
         })
     }
 

@@ -6,7 +6,7 @@
 //! runs, only the commands marked `while_busy` act at once; the others get the "can't run
 //! mid-turn" text.
 
-mod access;
+pub mod access;
 mod basic;
 mod custom;
 mod history;
