@@ -9,6 +9,7 @@ mod actor;
 mod asks;
 mod auth;
 mod commands;
+mod compress;
 mod confirm;
 pub mod lifecycle;
 mod outlet;

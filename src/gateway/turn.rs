@@ -61,9 +61,7 @@ pub async fn run(state: Rc<ActorState>, job: Pending) {
     for media in job.rows.iter().flat_map(|r| &r.event.media) {
         user_text.push_str(&format!("\n[The user sent a file: {} ({})]", media.path, media.mime));
     }
-    // About three characters per token, leaving a quarter of the window for the answer.
-    let budget =
-        gw.config.model.context_length.map_or(DEFAULT_HISTORY_CHARS, |t| (t as usize).saturating_mul(3) * 3 / 4);
+    let budget = history_budget(&gw);
     let begin = {
         let (key, row_ids, src, prefix) = (state.key.clone(), ids.clone(), source.clone(), prefix.clone());
         let policy = gw.config.session_reset.clone();
@@ -129,6 +127,10 @@ pub async fn run(state: Rc<ActorState>, job: Pending) {
     let mut chat_messages =
         vec![ChatMessage::new(Role::System, prompt::build(&gw.config.home, &ctx, &gw.tools.names(), store::now()))];
     chat_messages.extend(history::to_chat(&history));
+    if let Some(compressed) = super::compress::before_turn(&state, &provider, &session_id, &chat_messages, &history).await {
+        chat_messages.truncate(1);
+        chat_messages.extend(history::to_chat(&compressed));
+    }
     if job.resume
         && let Some(last) = chat_messages.iter_mut().rev().find(|m| m.role == Role::User)
     {
@@ -258,6 +260,17 @@ pub async fn run(state: Rc<ActorState>, job: Pending) {
     }
 }
 
+/// History sent to the model, in characters: about three characters per token, leaving a
+/// quarter of the window for the answer.
+pub fn history_budget(gw: &Gateway) -> usize {
+    gw.config.model.context_length.map_or(DEFAULT_HISTORY_CHARS, |t| (t as usize).saturating_mul(3) * 3 / 4)
+}
+
+/// The history a turn (or `/compress`) sees: after a compaction, head + summary + tail.
+pub fn load_history(tx: &Transaction, session_id: &str, budget: usize) -> rusqlite::Result<Vec<StoredMessage>> {
+    store::compaction::load(tx, session_id, budget, MAX_HISTORY_ROWS)
+}
+
 fn stream_settings(gw: &Gateway, platform: &str) -> StreamSettings {
     let s = &gw.config.streaming;
     let enabled = gw.config.display.platform_streaming.get(platform).copied().unwrap_or(s.enabled);
@@ -375,6 +388,6 @@ fn begin(
             inbox::set_state(tx, *id, InboxState::Done)?;
         }
     }
-    let history = messages::recent(tx, &sid, history_budget, MAX_HISTORY_ROWS)?;
+    let history = load_history(tx, &sid, history_budget)?;
     Ok(Begin::Ready { live, prefs, earlier, answer: None, history })
 }

@@ -284,7 +284,7 @@ mod tests {
 
     #[test]
     fn disabled_toolsets_remove_tools() {
-        assert!(ToolRegistry::new(&["todo".to_string()]).schemas().is_none());
+        assert!(ToolRegistry::new(&["todo".to_string(), "clarify".to_string()]).schemas().is_none());
         let reg = ToolRegistry::new(&[]);
         let json = miniserde::json::to_string(reg.schemas().unwrap());
         assert!(json.contains("\"name\":\"todo\""));
