@@ -107,7 +107,11 @@ mod tempdir {
     pub struct Dir(pub std::path::PathBuf);
     impl Dir {
         pub fn new() -> Dir {
-            let p = std::env::temp_dir().join(format!("hl-approvals-{}-{:?}", std::process::id(), std::thread::current().id()));
+            let p = std::env::temp_dir().join(format!(
+                "hl-approvals-{}-{:?}",
+                std::process::id(),
+                std::thread::current().id()
+            ));
             let p = std::path::PathBuf::from(p.to_string_lossy().replace(['(', ')'], ""));
             std::fs::create_dir_all(&p).unwrap();
             Dir(p)

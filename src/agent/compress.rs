@@ -125,7 +125,8 @@ mod tests {
 
     #[test]
     fn the_cut_keeps_head_and_tail_and_never_splits_a_tool_exchange() {
-        let roles = ["user", "assistant", "tool", "assistant", "user", "assistant", "tool", "tool", "user", "assistant"];
+        let roles =
+            ["user", "assistant", "tool", "assistant", "user", "assistant", "tool", "tool", "user", "assistant"];
         let h: Vec<StoredMessage> = roles.iter().enumerate().map(|(i, r)| msg(i as i64, r, "x")).collect();
         assert_eq!(plan(&h, 2, 3), Some((3, 5)), "head takes the result; tail starts at the call");
         assert_eq!(plan(&h, 3, 4), Some((3, 5)));

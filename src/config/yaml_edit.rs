@@ -45,14 +45,18 @@ pub fn append_to_list_in_file(file: &Path, key: &str, item: &str) -> io::Result<
 /// `text` with `item` added at the end of the top-level list `key`; a scalar, empty or flow
 /// value there becomes a block list holding what it held.
 pub fn append_to_list(text: &str, key: &str, item: &str) -> String {
-    let existing: Vec<String> = match super::yaml::parse_str(text, "config.yaml").ok().and_then(|r| r.get(key).map(|(_, n)| n.kind.clone())) {
-        Some(super::yaml::Kind::Seq(items)) => items.iter().filter_map(|n| match &n.kind {
-            super::yaml::Kind::Scalar(s) => Some(s.clone()),
-            _ => None,
-        }).collect(),
-        Some(super::yaml::Kind::Scalar(s)) => vec![s],
-        _ => Vec::new(),
-    };
+    let existing: Vec<String> =
+        match super::yaml::parse_str(text, "config.yaml").ok().and_then(|r| r.get(key).map(|(_, n)| n.kind.clone())) {
+            Some(super::yaml::Kind::Seq(items)) => items
+                .iter()
+                .filter_map(|n| match &n.kind {
+                    super::yaml::Kind::Scalar(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect(),
+            Some(super::yaml::Kind::Scalar(s)) => vec![s],
+            _ => Vec::new(),
+        };
     if existing.iter().any(|e| e == item) {
         return text.to_string();
     }
@@ -69,9 +73,10 @@ pub fn append_to_list(text: &str, key: &str, item: &str) -> String {
     let end = (n + 1..end).rev().find(|&m| indent_of(&lines[m]).is_some()).map_or(n + 1, |m| m + 1);
     let inline = strip_comment(after_colon(&lines[n])).to_string();
     if inline.is_empty() {
-        let pad = lines[n + 1..end].iter().find(|l| l.trim_start().starts_with('-')).map_or("  ".to_string(), |l| {
-            " ".repeat(l.len() - l.trim_start().len())
-        });
+        let pad = lines[n + 1..end]
+            .iter()
+            .find(|l| l.trim_start().starts_with('-'))
+            .map_or("  ".to_string(), |l| " ".repeat(l.len() - l.trim_start().len()));
         lines.insert(end, format!("{pad}- {}", scalar(item)));
     } else {
         let mut new = vec![format!("{key}:")];
@@ -218,12 +223,18 @@ mod tests {
     #[test]
     fn appends_to_a_top_level_list_once() {
         use super::append_to_list as add;
-        assert_eq!(add("model: x\n", "command_allowlist", "rm -rf ./build"), "model: x\ncommand_allowlist:\n  - rm -rf ./build\n");
+        assert_eq!(
+            add("model: x\n", "command_allowlist", "rm -rf ./build"),
+            "model: x\ncommand_allowlist:\n  - rm -rf ./build\n"
+        );
         let block = "command_allowlist:\n- ls # mine\nmodel: x\n";
         assert_eq!(add(block, "command_allowlist", "a: b"), "command_allowlist:\n- ls # mine\n- \"a: b\"\nmodel: x\n");
         assert_eq!(add(block, "command_allowlist", "ls"), block, "already there");
         assert_eq!(add("command_allowlist: []\n", "command_allowlist", "x"), "command_allowlist:\n  - x\n");
-        assert_eq!(add("command_allowlist: [a, b]\n", "command_allowlist", "c"), "command_allowlist:\n  - a\n  - b\n  - c\n");
+        assert_eq!(
+            add("command_allowlist: [a, b]\n", "command_allowlist", "c"),
+            "command_allowlist:\n  - a\n  - b\n  - c\n"
+        );
     }
 
     use super::*;

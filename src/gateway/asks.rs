@@ -79,7 +79,13 @@ impl Asks {
     }
 
     /// Registers a clarify question (answering an older one with an empty answer).
-    pub fn set_clarify(&self, user: Option<String>, choices: Vec<String>, nonce: String, reply: async_channel::Sender<String>) -> u64 {
+    pub fn set_clarify(
+        &self,
+        user: Option<String>,
+        choices: Vec<String>,
+        nonce: String,
+        reply: async_channel::Sender<String>,
+    ) -> u64 {
         let id = self.id();
         if let Some(old) = self.clarify.replace(Some(Clarify { id, user, choices, nonce, reply })) {
             let _ = old.reply.try_send(String::new());

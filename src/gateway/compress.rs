@@ -61,7 +61,9 @@ pub async fn before_turn(
     history: &[StoredMessage],
 ) -> Option<Vec<StoredMessage>> {
     let gw = &state.gw;
-    if !gw.config.tools.compression.enabled || state.compress_failed.get().is_some_and(|t| t.elapsed() < FAILURE_COOLDOWN) {
+    if !gw.config.tools.compression.enabled
+        || state.compress_failed.get().is_some_and(|t| t.elapsed() < FAILURE_COOLDOWN)
+    {
         return None;
     }
     let tokens = compress::estimate_tokens(messages, gw.tools.schemas());

@@ -149,7 +149,9 @@ pub async fn answer_approvals(state: &ActorState, row: &InboxRow, all: bool, ans
     if answer == "always" {
         let file = state.gw.config.home.join("config.yaml");
         let saved = runtime::blocking(move || {
-            commands.iter().try_for_each(|c| crate::config::yaml_edit::append_to_list_in_file(&file, "command_allowlist", c))
+            commands
+                .iter()
+                .try_for_each(|c| crate::config::yaml_edit::append_to_list_in_file(&file, "command_allowlist", c))
         })
         .await;
         if let Err(e) = saved {
@@ -179,7 +181,10 @@ mod tests {
         assert!(notice.starts_with("⚠️ **Dangerous command requires approval:**\n```\n"));
         assert!(notice.contains(&format!("{}...\n```\nReason: recursive delete\n\n", "x".repeat(200))));
         assert!(notice.ends_with("`/approve always` to approve it permanently, or `/deny` to cancel."));
-        assert_eq!(clarify_text("Which?", &["a".into(), "b".into()]), "❓ Which?\n\n1. a\n2. b\n\nReply with a number, or type your own answer.");
+        assert_eq!(
+            clarify_text("Which?", &["a".into(), "b".into()]),
+            "❓ Which?\n\n1. a\n2. b\n\nReply with a number, or type your own answer."
+        );
         assert_eq!(clarify_text("Why?", &[]), "❓ Why?");
     }
 }

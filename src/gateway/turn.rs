@@ -127,7 +127,9 @@ pub async fn run(state: Rc<ActorState>, job: Pending) {
     let mut chat_messages =
         vec![ChatMessage::new(Role::System, prompt::build(&gw.config.home, &ctx, &gw.tools.names(), store::now()))];
     chat_messages.extend(history::to_chat(&history));
-    if let Some(compressed) = super::compress::before_turn(&state, &provider, &session_id, &chat_messages, &history).await {
+    if let Some(compressed) =
+        super::compress::before_turn(&state, &provider, &session_id, &chat_messages, &history).await
+    {
         chat_messages.truncate(1);
         chat_messages.extend(history::to_chat(&compressed));
     }

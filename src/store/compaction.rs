@@ -29,7 +29,12 @@ pub fn save(
 
 /// The history the model gets: after a compaction head + summary + tail (the tail within the
 /// budget), else [`messages::recent`]. A summary undone by `/undo` ends the compaction.
-pub fn load(tx: &Transaction, session_id: &str, budget: usize, max_rows: usize) -> rusqlite::Result<Vec<StoredMessage>> {
+pub fn load(
+    tx: &Transaction,
+    session_id: &str,
+    budget: usize,
+    max_rows: usize,
+) -> rusqlite::Result<Vec<StoredMessage>> {
     let saved = state::kv_get(tx, &kv_key(session_id))?;
     let parsed = saved.as_deref().and_then(|v| {
         let mut parts = v.splitn(3, ' ');

@@ -39,7 +39,10 @@ fn run(env: &ToolEnv, a: &Object) -> Result<String, String> {
         return Err(format!("`choices` has {} items; at most {MAX_CHOICES} are allowed", choices.len()));
     }
     if let Some(c) = choices.iter().find(|c| c.trim().is_empty() || c.chars().count() > MAX_CHOICE) {
-        return Err(format!("each choice must be 1 to {MAX_CHOICE} characters; got {:?}", c.chars().take(40).collect::<String>()));
+        return Err(format!(
+            "each choice must be 1 to {MAX_CHOICE} characters; got {:?}",
+            c.chars().take(40).collect::<String>()
+        ));
     }
     if env.session.source.is_none() {
         return Err("clarify needs a chat to ask in; there is no user to answer here".into());
@@ -94,12 +97,18 @@ mod tests {
         let server = std::thread::spawn(move || {
             for answer in ["blue", ""] {
                 let req = rx.recv_blocking().unwrap();
-                assert_eq!(req.ask, HostAsk::Clarify { question: "colour?".into(), choices: vec!["red".into(), "blue".into()] });
+                assert_eq!(
+                    req.ask,
+                    HostAsk::Clarify { question: "colour?".into(), choices: vec!["red".into(), "blue".into()] }
+                );
                 req.reply.send_blocking(answer.into()).unwrap();
             }
         });
         let a = r#"{"question":"colour?","choices":["red","blue"]}"#;
-        assert_eq!(run(&e, &crate::tools::parse_arguments(a).unwrap()).unwrap(), r#"{"question":"colour?","user_response":"blue"}"#);
+        assert_eq!(
+            run(&e, &crate::tools::parse_arguments(a).unwrap()).unwrap(),
+            r#"{"question":"colour?","user_response":"blue"}"#
+        );
         let out = run(&e, &crate::tools::parse_arguments(a).unwrap()).unwrap();
         assert!(out.contains("[user did not respond within 60m]"), "{out}");
         server.join().unwrap();

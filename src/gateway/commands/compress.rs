@@ -7,11 +7,12 @@ use crate::agent::compress::estimate_tokens;
 use crate::agent::history;
 use crate::gateway::actor::ActorState;
 use crate::gateway::{compress, texts, turn};
-use crate::store::sessions;
 use crate::store::inbox::InboxRow;
+use crate::store::sessions;
 
 pub const COMMANDS: &[CommandDef] =
-    &[CommandDef::new("compress", "[focus]", "Summarize the middle of the conversation to save context").aliases(&["compact"])];
+    &[CommandDef::new("compress", "[focus]", "Summarize the middle of the conversation to save context")
+        .aliases(&["compact"])];
 
 pub async fn handle(state: &ActorState, row: &InboxRow, cmd: &Command) -> Option<After> {
     if cmd.name != "compress" {
