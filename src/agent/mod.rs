@@ -4,6 +4,7 @@
 pub mod answer;
 pub mod anthropic;
 pub mod chain;
+pub mod compress;
 pub mod context_file;
 pub mod control;
 pub mod history;

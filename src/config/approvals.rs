@@ -17,7 +17,6 @@ pub enum ApprovalMode {
 pub struct ApprovalsConfig {
     pub mode: ApprovalMode,
     /// `approvals.timeout`, default 60 s: no answer by then blocks the command.
-    #[allow(dead_code)] // read by the gateway's approval flow
     pub timeout: Duration,
     /// `command_allowlist`: commands approved for good (exact, or a prefix ending in `*`).
     pub allowlist: Vec<String>,

@@ -15,6 +15,7 @@
 mod access;
 pub mod approvals;
 mod commands;
+pub mod compression;
 mod dotenv;
 pub mod env_file;
 mod home;

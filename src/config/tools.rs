@@ -31,6 +31,9 @@ pub struct ToolsConfig {
     pub web: super::web::WebConfig,
     /// `memory.*`: the memory tool and its prompt snapshot.
     pub memory: super::web::MemoryConfig,
+    /// `agent.clarify_timeout` seconds a `clarify` question waits (3600).
+    pub clarify_timeout: u64,
+    pub compression: super::compression::CompressionConfig,
 }
 
 impl ToolsConfig {
@@ -63,6 +66,8 @@ pub fn read(r: &Reader, home: &std::path::Path, env: &Arc<std::collections::BTre
         approvals: super::approvals::read(r),
         web: super::web::web(r),
         memory: super::web::memory(r),
+        clarify_timeout: r.int(r.cfg("agent.clarify_timeout"), 1, 86_400 * 7).map_or(3600, |n| n as u64),
+        compression: super::compression::read(r),
     }
 }
 

@@ -31,6 +31,61 @@ pub fn set_in_file(file: &Path, path: &str, value: &str) -> io::Result<()> {
     crate::private_file::write(file, set(&text, path, value).as_bytes())
 }
 
+/// Appends `item` to the top-level list `key` in the file (created when missing), unless it is
+/// already there: `command_allowlist` entries approved with "always" (A16).
+pub fn append_to_list_in_file(file: &Path, key: &str, item: &str) -> io::Result<()> {
+    let text = match std::fs::read(file) {
+        Ok(bytes) => String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e),
+    };
+    crate::private_file::write(file, append_to_list(&text, key, item).as_bytes())
+}
+
+/// `text` with `item` added at the end of the top-level list `key`; a scalar, empty or flow
+/// value there becomes a block list holding what it held.
+pub fn append_to_list(text: &str, key: &str, item: &str) -> String {
+    let existing: Vec<String> =
+        match super::yaml::parse_str(text, "config.yaml").ok().and_then(|r| r.get(key).map(|(_, n)| n.kind.clone())) {
+            Some(super::yaml::Kind::Seq(items)) => items
+                .iter()
+                .filter_map(|n| match &n.kind {
+                    super::yaml::Kind::Scalar(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect(),
+            Some(super::yaml::Kind::Scalar(s)) => vec![s],
+            _ => Vec::new(),
+        };
+    if existing.iter().any(|e| e == item) {
+        return text.to_string();
+    }
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let found = lines.iter().position(|l| indent_of(l) == Some(0) && key_of(l) == Some(key));
+    let Some(n) = found else {
+        lines.push(format!("{key}:"));
+        lines.push(format!("  - {}", scalar(item)));
+        return join(lines);
+    };
+    let end = (n + 1..lines.len())
+        .find(|&m| indent_of(&lines[m]) == Some(0) && !lines[m].starts_with('-'))
+        .unwrap_or(lines.len());
+    let end = (n + 1..end).rev().find(|&m| indent_of(&lines[m]).is_some()).map_or(n + 1, |m| m + 1);
+    let inline = strip_comment(after_colon(&lines[n])).to_string();
+    if inline.is_empty() {
+        let pad = lines[n + 1..end]
+            .iter()
+            .find(|l| l.trim_start().starts_with('-'))
+            .map_or("  ".to_string(), |l| " ".repeat(l.len() - l.trim_start().len()));
+        lines.insert(end, format!("{pad}- {}", scalar(item)));
+    } else {
+        let mut new = vec![format!("{key}:")];
+        new.extend(existing.iter().chain(std::iter::once(&item.to_string())).map(|e| format!("  - {}", scalar(e))));
+        lines.splice(n..end, new);
+    }
+    join(lines)
+}
+
 /// `text` with the scalar at `path` set to `value`: the key's line is replaced (its trailing
 /// comment kept), missing sections and keys are appended at the end of their parent.
 pub fn set(text: &str, path: &str, value: &str) -> String {
@@ -165,6 +220,23 @@ fn scalar(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn appends_to_a_top_level_list_once() {
+        use super::append_to_list as add;
+        assert_eq!(
+            add("model: x\n", "command_allowlist", "rm -rf ./build"),
+            "model: x\ncommand_allowlist:\n  - rm -rf ./build\n"
+        );
+        let block = "command_allowlist:\n- ls # mine\nmodel: x\n";
+        assert_eq!(add(block, "command_allowlist", "a: b"), "command_allowlist:\n- ls # mine\n- \"a: b\"\nmodel: x\n");
+        assert_eq!(add(block, "command_allowlist", "ls"), block, "already there");
+        assert_eq!(add("command_allowlist: []\n", "command_allowlist", "x"), "command_allowlist:\n  - x\n");
+        assert_eq!(
+            add("command_allowlist: [a, b]\n", "command_allowlist", "c"),
+            "command_allowlist:\n  - a\n  - b\n  - c\n"
+        );
+    }
+
     use super::*;
 
     const CONFIG: &str = "# my config\nmodel:\n  default: old-model   # the one I like\n  provider: custom\n\n\

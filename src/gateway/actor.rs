@@ -15,6 +15,7 @@ use hermes_platform::{ChatRef, EventKind, SendOptions};
 use smol::Timer;
 use smol::future::FutureExt;
 
+use super::asks::Asks;
 use super::commands::{self, After};
 use super::{Gateway, session, texts, turn};
 use crate::agent::control::TurnControl;
@@ -63,6 +64,10 @@ pub struct ActorState {
     held: RefCell<Vec<Inbound>>,
     last_ack: Cell<Option<Instant>>,
     shutting_down: Cell<bool>,
+    /// Approvals and `clarify` questions the running turn's tools wait on.
+    pub asks: Asks,
+    /// When the last automatic compression failed (no retry for a while, AD §1.10).
+    pub compress_failed: Cell<Option<Instant>>,
 }
 
 impl ActorState {
@@ -89,10 +94,12 @@ impl ActorState {
         self.control.borrow().as_ref().map(|c| c.doing()).unwrap_or_else(|| ("idle".into(), 0))
     }
 
+    /// Stops the running turn; its waiting approvals are denied, a waiting clarify unanswered.
     pub fn interrupt(&self, reason: &str) {
         if let Some(c) = self.control.borrow().as_ref() {
             c.interrupt(reason);
         }
+        self.asks.cancel_all();
     }
 
     pub(super) fn set_control(&self, control: Option<Rc<TurnControl>>) {
@@ -173,6 +180,9 @@ impl ActorState {
             }
             return;
         }
+        if !resume && super::tool_host::intercept(self, &row).await {
+            return;
+        }
         if !resume && commands::session::answer_pending(self, &row).await {
             return;
         }
@@ -214,7 +224,8 @@ impl ActorState {
             return;
         }
         match self.gw.config.display.busy_input_mode {
-            _ if media_only => self.queue_while_busy(row, text).await,
+            // A tool waits for the user's answer: a new message must not stop that turn.
+            _ if media_only || self.asks.waiting() => self.queue_while_busy(row, text).await,
             BusyMode::Queue => self.queue_while_busy(row, text).await,
             BusyMode::Steer => self.steer(row, text).await,
             BusyMode::Interrupt => {
@@ -327,6 +338,8 @@ pub fn spawn(gw: Rc<Gateway>, key: String, platform: String, chat: ChatRef) -> A
         held: RefCell::new(Vec::new()),
         last_ack: Cell::new(None),
         shutting_down: Cell::new(false),
+        asks: Asks::default(),
+        compress_failed: Cell::new(None),
     });
     let handle = ActorHandle { state: state.clone(), mailbox: tx };
     runtime::spawn_guarded(format!("session actor {key}"), run(state, rx));

@@ -6,8 +6,10 @@
 //! channels.
 
 mod actor;
+mod asks;
 mod auth;
 mod commands;
+mod compress;
 mod confirm;
 pub mod lifecycle;
 mod outlet;

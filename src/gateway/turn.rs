@@ -62,9 +62,7 @@ pub async fn run(state: Rc<ActorState>, job: Pending) {
     for media in job.rows.iter().flat_map(|r| &r.event.media) {
         user_text.push_str(&format!("\n[The user sent a file: {} ({})]", media.path, media.mime));
     }
-    // About three characters per token, leaving a quarter of the window for the answer.
-    let budget =
-        gw.config.model.context_length.map_or(DEFAULT_HISTORY_CHARS, |t| (t as usize).saturating_mul(3) * 3 / 4);
+    let budget = history_budget(&gw);
     let begin = {
         let (key, row_ids, src, prefix) = (state.key.clone(), ids.clone(), source.clone(), prefix.clone());
         let policy = gw.config.session_reset.clone();
@@ -139,6 +137,12 @@ pub async fn run(state: Rc<ActorState>, job: Pending) {
     };
     let mut chat_messages = vec![ChatMessage::new(Role::System, system_prompt)];
     chat_messages.extend(history::to_chat(&history));
+    if let Some(compressed) =
+        super::compress::before_turn(&state, &provider, &session_id, &chat_messages, &history).await
+    {
+        chat_messages.truncate(1);
+        chat_messages.extend(history::to_chat(&compressed));
+    }
     if job.resume
         && let Some(last) = chat_messages.iter_mut().rev().find(|m| m.role == Role::User)
     {
@@ -174,8 +178,13 @@ pub async fn run(state: Rc<ActorState>, job: Pending) {
         yolo: prefs.yolo,
         state: Mutex::new(ToolState::default()),
     });
-    let mut observer =
-        Observer { gw: gw.clone(), actor: state.clone(), session_id: session_id.clone(), stream: &mut stream };
+    let mut observer = Observer {
+        gw: gw.clone(),
+        actor: state.clone(),
+        session_id: session_id.clone(),
+        user: source.user_id.clone(),
+        stream: &mut stream,
+    };
     let input = TurnInput {
         provider: &provider,
         tools: &gw.tools,
@@ -263,6 +272,17 @@ pub async fn run(state: Rc<ActorState>, job: Pending) {
     }
 }
 
+/// History sent to the model, in characters: about three characters per token, leaving a
+/// quarter of the window for the answer.
+pub fn history_budget(gw: &Gateway) -> usize {
+    gw.config.model.context_length.map_or(DEFAULT_HISTORY_CHARS, |t| (t as usize).saturating_mul(3) * 3 / 4)
+}
+
+/// The history a turn (or `/compress`) sees: after a compaction, head + summary + tail.
+pub fn load_history(tx: &Transaction, session_id: &str, budget: usize) -> rusqlite::Result<Vec<StoredMessage>> {
+    store::compaction::load(tx, session_id, budget, MAX_HISTORY_ROWS)
+}
+
 fn stream_settings(gw: &Gateway, platform: &str) -> StreamSettings {
     let s = &gw.config.streaming;
     let enabled = gw.config.display.platform_streaming.get(platform).copied().unwrap_or(s.enabled);
@@ -274,6 +294,8 @@ struct Observer<'a> {
     gw: Rc<Gateway>,
     actor: Rc<ActorState>,
     session_id: String,
+    /// Who started the turn: only they answer its `clarify` questions.
+    user: Option<String>,
     stream: &'a mut ReplyStream,
 }
 
@@ -311,7 +333,7 @@ impl TurnObserver for Observer<'_> {
     }
 
     async fn on_host(&mut self, request: HostRequest) {
-        super::tool_host::serve(&self.gw, &self.actor, request).await;
+        super::tool_host::serve(&self.gw, &self.actor, self.user.as_deref(), request).await;
     }
 
     async fn on_notice(&mut self, text: &str) {
@@ -382,7 +404,7 @@ fn begin(
             inbox::set_state(tx, *id, InboxState::Done)?;
         }
     }
-    let history = messages::recent(tx, &sid, history_budget, MAX_HISTORY_ROWS)?;
+    let history = load_history(tx, &sid, history_budget)?;
     Ok(Begin::Ready { live, prefs, earlier, answer: None, history })
 }
 

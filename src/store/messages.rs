@@ -96,10 +96,23 @@ pub fn recent(
     budget: usize,
     max_rows: usize,
 ) -> rusqlite::Result<Vec<StoredMessage>> {
+    recent_since(tx, session_id, 0, 0, budget, max_rows)
+}
+
+/// [`recent`] among rows from id `since` on, without row `skip` (a compaction's tail; see
+/// `store::compaction`).
+pub fn recent_since(
+    tx: &Transaction,
+    session_id: &str,
+    since: i64,
+    skip: i64,
+    budget: usize,
+    max_rows: usize,
+) -> rusqlite::Result<Vec<StoredMessage>> {
     let mut stmt = tx.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM messages WHERE session_id = ?1 AND active = 1 ORDER BY id DESC"
+        "SELECT {COLUMNS} FROM messages WHERE session_id = ?1 AND active = 1 AND id >= ?2 AND id != ?3 ORDER BY id DESC"
     ))?;
-    let mut rows = stmt.query([session_id])?;
+    let mut rows = stmt.query(params![session_id, since, skip])?;
     let mut picked = Vec::new();
     let mut used = 0usize;
     while let Some(row) = rows.next()? {
@@ -111,10 +124,24 @@ pub fn recent(
         picked.push(m);
     }
     picked.reverse();
+    if since > 0 && picked.len() < max_rows && used <= budget && picked.first().is_some_and(|m| m.id == since) {
+        return Ok(picked); // the whole tail: it starts where the compaction cut it
+    }
     // A history that starts mid-exchange (a tool result, an assistant reply) confuses models.
     let first_user = picked.iter().position(|m| m.role == "user").unwrap_or(picked.len());
     picked.drain(..first_user);
     Ok(picked)
+}
+
+/// Active rows by id, in id order (a compaction's head and summary).
+pub fn by_ids(tx: &Transaction, session_id: &str, ids: &[i64]) -> rusqlite::Result<Vec<StoredMessage>> {
+    let mut stmt =
+        tx.prepare_cached(&format!("SELECT {COLUMNS} FROM messages WHERE session_id = ?1 AND id = ?2 AND active = 1"))?;
+    let mut out = Vec::new();
+    for id in ids {
+        out.extend(stmt.query_row(params![session_id, id], from_row).optional()?);
+    }
+    Ok(out)
 }
 
 /// The user message stored for an inbox event, if a previous attempt already stored it.

@@ -10,14 +10,15 @@
 
 pub mod approval;
 pub mod args;
+pub mod clarify;
 pub mod files;
 pub mod host;
-pub mod output;
-pub mod terminal;
 pub mod memory;
+pub mod output;
 pub mod send_message;
 pub mod session_search;
 pub mod skills;
+pub mod terminal;
 pub mod todo;
 pub mod web;
 
@@ -61,7 +62,8 @@ pub struct ToolEnv {
 }
 
 impl ToolEnv {
-    /// An environment with no chat behind it (tests, and tools run outside a turn).
+    /// An environment with no chat behind it (tests).
+    #[cfg(test)]
     pub fn detached(config: Arc<ToolsConfig>) -> ToolEnv {
         ToolEnv {
             config,
@@ -113,6 +115,7 @@ impl ToolRegistry {
     pub fn new(disabled_toolsets: &[String]) -> ToolRegistry {
         let all = vec![
             todo::spec(),
+            clarify::spec(),
             files::read::spec(),
             files::write::spec(),
             files::patch::spec(),
@@ -186,7 +189,8 @@ impl ToolRegistry {
         rx
     }
 
-    /// Runs one call on the calling thread (tests and callers that are already off the executor).
+    /// Runs one call on the calling thread (tests).
+    #[cfg(test)]
     pub fn call(&self, env: &ToolEnv, call: &ToolCall) -> String {
         let run = match self.tools.iter().find(|t| t.name == call.name) {
             Some(tool) => Ok(tool.run),
@@ -218,7 +222,7 @@ fn run_one(run: Result<Run, String>, env: &ToolEnv, name: &str, arguments: &str)
 }
 
 /// Arguments must be a JSON object (an empty string counts as `{}`).
-fn parse_arguments(text: &str) -> Result<Object, String> {
+pub(crate) fn parse_arguments(text: &str) -> Result<Object, String> {
     if text.trim().is_empty() {
         return Ok(Object::new());
     }
@@ -257,6 +261,8 @@ pub mod test_env {
             approvals: Default::default(),
             web: Default::default(),
             memory: Default::default(),
+            clarify_timeout: 3600,
+            compression: Default::default(),
         })
     }
 
@@ -307,7 +313,7 @@ mod tests {
 
     #[test]
     fn disabled_toolsets_remove_tools() {
-        let every = ["todo", "file", "terminal", "web", "memory", "session_search", "skills"];
+        let every = ["todo", "file", "terminal", "web", "memory", "session_search", "skills", "clarify"];
         assert!(ToolRegistry::new(&every.map(String::from)).schemas().is_none());
         let off = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
         assert!(!ToolRegistry::new(&off(&["file"])).names().contains(&"read_file"));

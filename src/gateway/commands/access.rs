@@ -87,8 +87,7 @@ pub fn tier(config: &Config, source: &Source) -> Tier {
 }
 
 /// True when the sender may run `name` (the typed name; the built-in it means counts too).
-/// custom.rs asks this for quick commands; skills are not gated.
-#[allow(dead_code)] // for custom.rs (quick commands)
+/// Bare-word approval answers ask this for `approve`; skills are not gated.
 pub fn may_run(state: &ActorState, row: &InboxRow, name: &str) -> bool {
     allowed(&tier(&state.gw.config, &row.event.source), name)
 }

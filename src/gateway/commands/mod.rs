@@ -6,8 +6,9 @@
 //! runs, only the commands marked `while_busy` act at once; the others get the "can't run
 //! mid-turn" text.
 
-mod access;
+pub mod access;
 mod basic;
+mod compress;
 mod custom;
 mod history;
 pub mod registry;
@@ -94,6 +95,9 @@ pub async fn handle(state: &ActorState, row: &InboxRow, cmd: &Command) -> After 
         return after;
     }
     if let Some(after) = session::handle(state, row, cmd).await {
+        return after;
+    }
+    if let Some(after) = compress::handle(state, row, cmd).await {
         return after;
     }
     if let Some(after) = history::handle(state, row, cmd).await {

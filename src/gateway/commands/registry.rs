@@ -41,6 +41,7 @@ pub fn all() -> impl Iterator<Item = &'static CommandDef> {
         .iter()
         .chain(super::session::COMMANDS)
         .chain(super::history::COMMANDS)
+        .chain(super::compress::COMMANDS)
         .chain(super::settings::COMMANDS)
         .chain(super::access::COMMANDS)
         .chain(super::custom::COMMANDS)

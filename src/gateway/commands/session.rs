@@ -12,7 +12,7 @@ use super::{After, Command, usage};
 use crate::clock;
 use crate::gateway::actor::ActorState;
 use crate::gateway::confirm::{self, Answer, Answerer, Kind, Prompt};
-use crate::gateway::{session, session_key, texts};
+use crate::gateway::{asks, session, session_key, texts, tool_host};
 use crate::store::inbox::{InboxRow, InboxState};
 use crate::store::{self, messages, sessions};
 
@@ -67,8 +67,22 @@ pub async fn handle(state: &ActorState, row: &InboxRow, cmd: &Command) -> Option
                 After::Done
             }
         },
-        "approve" | "deny" => {
-            state.reply(row, NO_PENDING).await;
+        "approve" => {
+            match asks::parse_approve(&cmd.args) {
+                None => state.reply(row, &usage("approve")).await,
+                Some((all, answer)) => {
+                    if !tool_host::answer_approvals(state, row, all, answer).await {
+                        state.reply(row, NO_PENDING).await;
+                    }
+                }
+            }
+            After::Done
+        }
+        "deny" => {
+            let (all, answer) = asks::parse_deny(&cmd.args);
+            if !tool_host::answer_approvals(state, row, all, &answer).await {
+                state.reply(row, NO_PENDING).await;
+            }
             After::Done
         }
         _ => return None,
