@@ -40,6 +40,9 @@ pub struct LocalTime {
 
 /// The system's local time (the `TZ` variable, else /etc/localtime) of `ts`.
 pub fn local(ts: f64) -> LocalTime {
+    // The libc crate marks musl's time_t deprecated ahead of a width change; it is 64 bits on
+    // the targets we build, so the cast is exact either way.
+    #[allow(deprecated)]
     let t = ts as libc::time_t;
     // SAFETY: localtime_r only writes the struct we pass; tm_zone points into static storage.
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
