@@ -171,24 +171,6 @@ fn answer_text(answer: &str) -> &'static str {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn notice_and_question_texts() {
-        let notice = approval_notice(&"x".repeat(300), "recursive delete");
-        assert!(notice.starts_with("⚠️ **Dangerous command requires approval:**\n```\n"));
-        assert!(notice.contains(&format!("{}...\n```\nReason: recursive delete\n\n", "x".repeat(200))));
-        assert!(notice.ends_with("`/approve always` to approve it permanently, or `/deny` to cancel."));
-        assert_eq!(
-            clarify_text("Which?", &["a".into(), "b".into()]),
-            "❓ Which?\n\n1. a\n2. b\n\nReply with a number, or type your own answer."
-        );
-        assert_eq!(clarify_text("Why?", &[]), "❓ Why?");
-    }
-}
-
 /// `send_message`: delivers `text` through the outbox to the target chat (a bare platform
 /// means its home channel). Answers `ok:<message id>` or `error:<why>`.
 async fn send(gw: &Rc<Gateway>, target: &str, text: &str) -> String {
@@ -207,5 +189,23 @@ async fn send(gw: &Rc<Gateway>, target: &str, text: &str) -> String {
     match outlet.send(&key, text, hermes_platform::SendOptions::default()).await {
         Ok(id) => format!("ok:{id}"),
         Err(e) => format!("error:{e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notice_and_question_texts() {
+        let notice = approval_notice(&"x".repeat(300), "recursive delete");
+        assert!(notice.starts_with("⚠️ **Dangerous command requires approval:**\n```\n"));
+        assert!(notice.contains(&format!("{}...\n```\nReason: recursive delete\n\n", "x".repeat(200))));
+        assert!(notice.ends_with("`/approve always` to approve it permanently, or `/deny` to cancel."));
+        assert_eq!(
+            clarify_text("Which?", &["a".into(), "b".into()]),
+            "❓ Which?\n\n1. a\n2. b\n\nReply with a number, or type your own answer."
+        );
+        assert_eq!(clarify_text("Why?", &[]), "❓ Why?");
     }
 }

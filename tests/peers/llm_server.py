@@ -26,6 +26,7 @@ ap.add_argument("--ctx", type=int, default=4096)
 ap.add_argument("--alias", default="smollm2-135m")
 ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--parallel", type=int, default=1)
+ap.add_argument("--temp", type=float, default=None, help="sampling temperature for every request (0 = deterministic)")
 ap.add_argument("--chat-template-file", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "chatml_tools.jinja"),
                 help="jinja chat template with tool support (Qwen2.5/Hermes <tool_call> style); '' = use the GGUF's own")
 a = ap.parse_args()
@@ -40,6 +41,8 @@ p.use_jinja = True            # needed for OpenAI tool calling (tools / tool_cho
 if a.chat_template_file:
     p.chat_template = open(a.chat_template_file).read()  # SmolLM2's own template has no tools support
 p.n_parallel = a.parallel
+if a.temp is not None:
+    p.sampling.temp = a.temp
 p.cpuparams.n_threads = a.threads
 p.cpuparams_batch.n_threads = a.threads
 p.model_alias = {a.alias} if isinstance(p.model_alias, set) else a.alias
