@@ -9,6 +9,7 @@ mod load;
 mod procfs;
 mod report;
 mod run;
+mod tool_output;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};

@@ -96,6 +96,8 @@ pub fn measure(bin: &Path, plan: &Plan) -> Vec<Figure> {
     if plan.soak > 0 {
         figs.push(soak(&tg, pid, plan.soak));
     }
+    eprintln!("bench: a tool that prints 100 MB");
+    figs.extend(crate::tool_output::measure(&tg, &llm, pid, load::FIRST_USER));
 
     gw.terminate();
     let code = gw.wait_exit(Duration::from_secs(30));
