@@ -312,6 +312,32 @@ mod tests {
     }
 
     #[test]
+    fn every_tool_answers_bad_arguments_with_an_error_object_never_a_panic() {
+        let dir = crate::test_util::temp_dir("tools-bad-args");
+        let env = test_env::env(&dir);
+        let reg = ToolRegistry::new(&[]);
+        // Missing everything, then every usual argument name with the wrong JSON type.
+        let wrong_types = r#"{"path":5,"command":[],"content":{},"pattern":true,"query":7,"action":3,
+            "old_string":1,"new_string":2,"todos":"x","target":[],"message":{},"name":9,"url":false,
+            "urls":"x","offset":"x","limit":"x","timeout":"x","background":"x","session_id":1,
+            "question":[],"choices":5,"text":1,"mode":[],"file_glob":2,"merge":"x"}"#;
+        for name in reg.names() {
+            for args in ["{}", wrong_types, "{\"path\":\"../../etc/passwd\"}"] {
+                let out = reg.call(&env, &call(name, args));
+                let parsed = miniserde::json::from_str::<Value>(&out);
+                assert!(matches!(parsed, Ok(Value::Object(_))), "{name}({args}) is not a JSON object: {out}");
+                assert!(!out.contains("failed unexpectedly"), "{name}({args}) panicked");
+            }
+            if name == "skills_list" {
+                continue; // takes no arguments, so there is nothing to mistype
+            }
+            let out = reg.call(&env, &call(name, wrong_types));
+            assert!(out.contains("\"error\":"), "{name} accepted wrongly typed arguments: {out}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn disabled_toolsets_remove_tools() {
         let every = ["todo", "file", "terminal", "web", "memory", "session_search", "skills", "clarify"];
         assert!(ToolRegistry::new(&every.map(String::from)).schemas().is_none());
