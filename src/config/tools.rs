@@ -12,6 +12,10 @@ use super::read::Reader;
 pub struct ToolsConfig {
     /// `agent.disabled_toolsets`: toolsets the agent does not get.
     pub disabled_toolsets: Vec<String>,
+    /// `platform_toolsets.<platform>`: the toolsets a platform's chats get instead of the
+    /// defaults (Hermes' per-platform whitelist; `hermes-<platform>` or `hermes-cli` in the list
+    /// stands for the default set). `agent.disabled_toolsets` still applies.
+    pub platform_toolsets: std::collections::BTreeMap<String, Vec<String>>,
     /// The workspace: `terminal.cwd` / `TERMINAL_CWD`, default the home directory of the user
     /// running the gateway. The terminal starts here; file tools stay inside it.
     pub workspace: PathBuf,
@@ -57,6 +61,7 @@ pub fn read(r: &Reader, home: &std::path::Path, env: &Arc<std::collections::BTre
     let output_max_bytes = r.int(r.cfg("tool_output.max_bytes"), 1000, 10_000_000).map_or(50_000, |n| n as usize);
     ToolsConfig {
         disabled_toolsets: r.list("agent.disabled_toolsets").unwrap_or_default(),
+        platform_toolsets: platform_toolsets(r),
         workspace,
         allowed_paths,
         terminal_timeout,
@@ -69,6 +74,19 @@ pub fn read(r: &Reader, home: &std::path::Path, env: &Arc<std::collections::BTre
         clarify_timeout: r.int(r.cfg("agent.clarify_timeout"), 1, 86_400 * 7).map_or(3600, |n| n as u64),
         compression: super::compression::read(r),
     }
+}
+
+fn platform_toolsets(r: &Reader) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut out = std::collections::BTreeMap::new();
+    let Some((_, node)) = r.section("platform_toolsets") else { return out };
+    if let super::yaml::Kind::Map(entries) = &node.kind {
+        for (key, _) in entries {
+            let path = format!("platform_toolsets.{}", key.name);
+            // An empty or null entry is an explicit "no tools" for that platform.
+            out.insert(key.name.to_ascii_lowercase(), r.list(&path).unwrap_or_default());
+        }
+    }
+    out
 }
 
 fn expand_home(path: &str, user_home: &std::path::Path) -> PathBuf {

@@ -70,7 +70,7 @@ pub async fn before_turn(
     {
         return None;
     }
-    let tokens = compress::estimate_tokens(messages, gw.tools.schemas());
+    let tokens = compress::estimate_tokens(messages, gw.tools_for(&state.platform).schemas());
     if tokens <= threshold(gw) {
         return None;
     }

@@ -69,7 +69,9 @@ pub struct Gateway {
     pub provider: Provider,
     /// `fallback_providers` / `fallback_model`, in order (A4).
     pub fallbacks: Vec<Provider>,
-    pub tools: ToolRegistry,
+    /// The default tools, and those of platforms with their own `platform_toolsets` list.
+    tools: ToolRegistry,
+    platform_tools: BTreeMap<String, ToolRegistry>,
     pub http: HttpContext,
     /// Values never to show or log (tokens, keys).
     pub secrets: Rc<Vec<String>>,
@@ -113,6 +115,11 @@ impl Gateway {
             out.insert(at, (key.clone(), doing, iteration, elapsed));
         }
         out
+    }
+
+    /// The tools a chat on `platform` gets (`platform_toolsets`, else the defaults).
+    pub fn tools_for(&self, platform: &str) -> &ToolRegistry {
+        self.platform_tools.get(platform).unwrap_or(&self.tools)
     }
 
     /// The model of new sessions: `/model --global`'s, else the configured one.
@@ -314,6 +321,9 @@ async fn serve(
     let provider = endpoint(&config.model);
     let fallbacks = config.fallbacks.iter().map(endpoint).collect();
     let tools = ToolRegistry::new(&config.tools.disabled_toolsets);
+    let platform_tools = (config.tools.platform_toolsets.iter())
+        .map(|(p, list)| (p.clone(), ToolRegistry::with_enabled(&config.tools.disabled_toolsets, list)))
+        .collect();
     let mut secrets = config.secrets();
     for p in &platforms {
         secrets.extend(p.secrets());
@@ -325,6 +335,7 @@ async fn serve(
         provider,
         fallbacks,
         tools,
+        platform_tools,
         http,
         secrets: Rc::new(secrets),
         adapters: RefCell::new(BTreeMap::new()),

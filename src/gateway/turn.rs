@@ -127,7 +127,7 @@ pub async fn run(state: Rc<ActorState>, job: Pending) {
     let system_prompt = match prefs.system_prompt.clone() {
         Some(stored) => stored,
         None => {
-            let built = prompt::build(&gw.config.tools, &ctx, &gw.tools.names(), store::now());
+            let built = prompt::build(&gw.config.tools, &ctx, &gw.tools_for(&source.platform).names(), store::now());
             let (sid, text) = (session_id.clone(), built.clone());
             if let Err(e) = gw.store.call(move |tx| sessions::set_system_prompt(tx, &sid, &text)).await {
                 log::warn!("cannot store the system prompt of session {session_id}: {e}");
@@ -187,7 +187,7 @@ pub async fn run(state: Rc<ActorState>, job: Pending) {
     };
     let input = TurnInput {
         provider: &provider,
-        tools: &gw.tools,
+        tools: gw.tools_for(&source.platform),
         tool_env,
         host_requests: Some(host_requests),
         control: &control,

@@ -111,8 +111,20 @@ pub struct ToolRegistry {
 const OFF_BY_DEFAULT: &[&str] = &["messaging"];
 
 impl ToolRegistry {
-    /// The built-in tools minus those in disabled toolsets.
+    /// The built-in tools of the default toolsets minus those in disabled toolsets.
     pub fn new(disabled_toolsets: &[String]) -> ToolRegistry {
+        Self::select(disabled_toolsets, None)
+    }
+
+    /// A platform's `platform_toolsets` list: only the toolsets named (a `hermes-…` name stands
+    /// for the default set, so `[hermes-telegram, messaging]` adds `send_message`), minus the
+    /// disabled ones.
+    pub fn with_enabled(disabled_toolsets: &[String], enabled: &[String]) -> ToolRegistry {
+        Self::select(disabled_toolsets, Some(enabled))
+    }
+
+    fn select(disabled_toolsets: &[String], enabled: Option<&[String]>) -> ToolRegistry {
+        let defaults = enabled.is_none_or(|e| e.iter().any(|n| n.starts_with("hermes-")));
         let all = vec![
             todo::spec(),
             clarify::spec(),
@@ -132,7 +144,11 @@ impl ToolRegistry {
         ];
         let tools: Vec<ToolSpec> = all
             .into_iter()
-            .filter(|t| !disabled_toolsets.iter().any(|d| d == t.toolset) && !OFF_BY_DEFAULT.contains(&t.toolset))
+            .filter(|t| !disabled_toolsets.iter().any(|d| d == t.toolset))
+            .filter(|t| {
+                let named = enabled.is_some_and(|e| e.iter().any(|n| n == t.toolset));
+                named || (defaults && !OFF_BY_DEFAULT.contains(&t.toolset))
+            })
             .collect();
         Self::from_specs(tools)
     }
@@ -252,6 +268,7 @@ pub mod test_env {
     pub fn config(dir: &std::path::Path) -> Arc<ToolsConfig> {
         Arc::new(ToolsConfig {
             disabled_toolsets: Vec::new(),
+            platform_toolsets: Default::default(),
             workspace: dir.to_path_buf(),
             allowed_paths: Vec::new(),
             terminal_timeout: 180,
@@ -315,7 +332,8 @@ mod tests {
     fn every_tool_answers_bad_arguments_with_an_error_object_never_a_panic() {
         let dir = crate::test_util::temp_dir("tools-bad-args");
         let env = test_env::env(&dir);
-        let reg = ToolRegistry::new(&[]);
+        let reg = ToolRegistry::with_enabled(&[], &["hermes-cli".into(), "messaging".into()]);
+        assert!(reg.names().contains(&"send_message"));
         // Missing everything, then every usual argument name with the wrong JSON type.
         let wrong_types = r#"{"path":5,"command":[],"content":{},"pattern":true,"query":7,"action":3,
             "old_string":1,"new_string":2,"todos":"x","target":[],"message":{},"name":9,"url":false,
@@ -347,5 +365,17 @@ mod tests {
         let reg = ToolRegistry::new(&[]);
         let json = miniserde::json::to_string(reg.schemas().unwrap());
         assert!(json.contains("\"name\":\"todo\""));
+        assert!(!reg.names().contains(&"send_message"), "messaging is off by default");
+    }
+
+    #[test]
+    fn a_platform_list_names_toolsets_and_hermes_names_stand_for_the_defaults() {
+        let list = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let only = ToolRegistry::with_enabled(&[], &list(&["todo", "messaging"]));
+        assert_eq!(only.names(), ["todo", "send_message"]);
+        let defaults = ToolRegistry::with_enabled(&list(&["web"]), &list(&["hermes-telegram", "messaging"]));
+        assert!(defaults.names().contains(&"terminal") && defaults.names().contains(&"send_message"));
+        assert!(!defaults.names().contains(&"web_search"), "disabled_toolsets still applies");
+        assert!(ToolRegistry::with_enabled(&[], &[]).schemas().is_none(), "an empty list is no tools");
     }
 }

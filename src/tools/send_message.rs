@@ -1,4 +1,5 @@
-//! `send_message` (toolset `messaging`, off by default as in Hermes): a message to another chat
+//! `send_message` (toolset `messaging`, off by default as in Hermes; `platform_toolsets` turns it
+//! on for a platform): a message to another chat
 //! through the gateway (CAC §6 targets): `platform` (its home channel) or
 //! `platform:chat_id[:thread_id]`. The tool thread asks the gateway ([`HostAsk::Send`]), which
 //! delivers it through the outbox.
