@@ -89,7 +89,8 @@ fn telegram_emulator_and_llamacpp_answer_through_the_gateway_across_a_restart() 
 }
 
 /// Toolsets other than `todo`: a 135M model copes with one short tool schema, not fifteen.
-const OTHER_TOOLSETS: &str = "[terminal, file, web, memory, session_search, clarify, skills, messaging, delegation, cronjob]";
+const OTHER_TOOLSETS: &str =
+    "[terminal, file, web, memory, session_search, clarify, skills, messaging, delegation, cronjob]";
 
 #[test]
 #[ignore = "needs the real peers: tests/peers/install.sh, then cargo test --test peers -- --ignored (.ci/run does both)"]
