@@ -53,3 +53,23 @@ fn a_background_command_with_notify_comes_back_as_a_new_turn() {
         "{user}"
     );
 }
+
+#[test]
+fn stop_while_a_command_runs_kills_it_and_ends_the_turn_without_asking_the_model_again() {
+    let (tg, llm) = (FakeTelegram::start(), FakeLlm::start());
+    llm.push(Reply::tool_call("terminal", r#"{"command":"sleep 4; echo late > late.txt"}"#));
+    llm.push(Reply::text("the model was asked again"));
+    let (home, work) = home(&tg, &llm);
+    let _gw = Gateway::start(bin(), &home);
+    let dm = Chat::private(42);
+    tg.user_says(&dm, &ann(), "run the slow thing");
+    assert!(llm.wait_requests(1, WAIT));
+    // The tool thread starts the command right after the model's answer arrives.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    tg.user_says(&dm, &ann(), "/stop");
+    wait_text(&tg, 42, "⚡ Stopped. You can continue this session.");
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    assert!(!work.join("late.txt").exists(), "the command kept running after /stop");
+    assert_eq!(llm.requests().len(), 1, "an interrupted turn does not go back to the model");
+    assert!(!tg.sent().iter().any(|m| m.text.contains("asked again")));
+}
