@@ -122,3 +122,39 @@ mod tempdir {
         }
     }
 }
+
+/// A dangerous command with no approval asked: after `/yolo` in the session, or with
+/// `approvals.mode: off`. Returns the workspace after the turn finished.
+fn runs_unasked(extra: &str, yolo: bool) -> tempdir::Dir {
+    let (tg, llm) = (FakeTelegram::start(), FakeLlm::start());
+    let dir = tempdir::Dir::new();
+    std::fs::create_dir_all(dir.0.join("build")).unwrap();
+    let yaml = format!("terminal:\n  cwd: {}\n{extra}", dir.0.display());
+    let home = HermesHome::standard_with(&tg, &llm, "42", &yaml);
+    let _gw = Gateway::start(bin(), &home);
+    let dm = Chat::private(42);
+    if yolo {
+        tg.user_says(&dm, &ann(), "/yolo");
+        wait_prefix(&tg, 42, "⚡ YOLO mode ON for this session");
+    }
+    llm.push(Reply::tool_call("terminal", DANGEROUS));
+    llm.push(Reply::text("finished"));
+    tg.user_says(&dm, &ann(), "clean up");
+    wait_text(&tg, 42, "finished");
+    assert!(!tg.sent().iter().any(|m| m.text.contains("requires approval")), "no approval was asked");
+    assert!(!tool_result(&llm, 1).contains("BLOCKED"));
+    dir
+}
+
+#[test]
+fn yolo_runs_dangerous_commands_without_asking() {
+    let dir = runs_unasked("", true);
+    assert!(!dir.0.join("build").exists(), "the command ran");
+    assert_eq!(std::fs::read_to_string(dir.0.join("ran.txt")).unwrap(), "ran\n");
+}
+
+#[test]
+fn approvals_mode_off_runs_dangerous_commands_without_asking() {
+    let dir = runs_unasked("approvals:\n  mode: off\n", false);
+    assert_eq!(std::fs::read_to_string(dir.0.join("ran.txt")).unwrap(), "ran\n");
+}
