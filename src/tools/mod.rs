@@ -216,6 +216,11 @@ impl ToolRegistry {
     }
 }
 
+/// Tools with caps of their own: commands are capped while they print (they may never stop),
+/// read_file pages with `next_offset`. Every other result is capped when it is complete (A15:
+/// head, tail, a note, the whole spilled to a file).
+const CAPPED_BY_THEMSELVES: &[&str] = &["terminal", "process", "read_file"];
+
 /// Parses the arguments and runs the tool; every failure, a panic included, becomes an error
 /// result for the model.
 fn run_one(run: Result<Run, String>, env: &ToolEnv, name: &str, arguments: &str) -> String {
@@ -228,6 +233,9 @@ fn run_one(run: Result<Run, String>, env: &ToolEnv, name: &str, arguments: &str)
         Err(e) => return error_json(&format!("invalid arguments for {name}: {e}")),
     };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(env, &args))) {
+        Ok(Ok(result)) if result.len() > env.config.output_max_bytes && !CAPPED_BY_THEMSELVES.contains(&name) => {
+            output::cap_text(&result, env.config.output_max_bytes, &env.config.home)
+        }
         Ok(Ok(result)) => result,
         Ok(Err(e)) => error_json(&e),
         Err(_) => {
@@ -315,6 +323,27 @@ mod tests {
         assert!(out.contains("the boom tool failed unexpectedly"), "{out}");
         let out = smol::block_on(reg.start(&Arc::new(env()), &call("boom", "{}")).recv()).unwrap();
         assert!(out.contains("the boom tool failed unexpectedly"), "{out}");
+    }
+
+    #[test]
+    fn a_result_over_the_cap_keeps_head_and_tail_and_spills_the_whole() {
+        let dir = crate::test_util::temp_dir("tools-cap");
+        let skill = dir.join(".hermes/skills/big");
+        std::fs::create_dir_all(&skill).unwrap();
+        let body = format!("{}\n", "y".repeat(99)).repeat(300);
+        std::fs::write(skill.join("SKILL.md"), format!("---\nname: big\ndescription: big\n---\nSTART\n{body}END\n"))
+            .unwrap();
+        let mut config = (*test_env::config(&dir)).clone();
+        config.output_max_bytes = 10_000;
+        let env = ToolEnv::detached(Arc::new(config));
+        let out = ToolRegistry::new(&[]).call(&env, &call("skill_view", r#"{"name":"big"}"#));
+        assert!(out.len() < 11_000, "{}", out.len());
+        assert!(out.contains("START") && out.contains("END"), "head and tail kept");
+        assert!(out.contains("[OUTPUT TRUNCATED - "), "{out}");
+        let spilled: Vec<_> = std::fs::read_dir(dir.join(".hermes/cache/tool-results")).unwrap().flatten().collect();
+        assert_eq!(spilled.len(), 1);
+        assert!(std::fs::read_to_string(spilled[0].path()).unwrap().len() > 30_000);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -215,7 +215,6 @@ fn prune(dir: &Path) {
 }
 
 /// Caps an already complete text the same way (head + note + tail), spilling the whole.
-#[allow(dead_code)] // for the results of the file and web tools
 pub fn cap_text(text: &str, max: usize, home: &Path) -> String {
     let mut c = Collector::new(max, home);
     c.push_text(text);
