@@ -24,7 +24,7 @@ pub fn section(workspace: &Path) -> Option<String> {
                 if text.is_empty() {
                     continue;
                 }
-                let body = cap(text, name);
+                let body = crate::text::threat::guard(cap(text, name), name);
                 return Some(format!(
                     "# Project Context\n\nThe following project context files have been loaded and should be \
                      followed:\n\n## {name}\n\n{body}"

@@ -63,8 +63,11 @@ impl Target {
             Target::User => "user",
         }
     }
+    fn file_name(self) -> &'static str {
+        if self == Target::User { "USER.md" } else { "MEMORY.md" }
+    }
     fn file(self, home: &Path) -> PathBuf {
-        home.join("memories").join(if self == Target::User { "USER.md" } else { "MEMORY.md" })
+        home.join("memories").join(self.file_name())
     }
     fn limit(self, cfg: &MemoryConfig) -> usize {
         if self == Target::User { cfg.user_char_limit } else { cfg.memory_char_limit }
@@ -161,7 +164,11 @@ pub fn snapshot(home: &Path, cfg: &MemoryConfig) -> String {
             continue;
         }
         let sep = "═".repeat(46);
-        let content = entries.join(DELIMITER);
+        // A poisoned entry (edited into the file by hand or by another program) stays on disk
+        // for the user to see, not in the prompt.
+        let what = format!("an entry of {}", target.file_name());
+        let shown: Vec<String> = entries.iter().map(|e| crate::text::threat::guard(e.clone(), &what)).collect();
+        let content = shown.join(DELIMITER);
         let usage = usage_pct(content.chars().count(), target.limit(cfg));
         blocks.push(format!("{sep}\n{} [{usage}]\n{sep}\n{content}", target.header()));
     }
@@ -268,6 +275,9 @@ fn run(env: &ToolEnv, a: &Object) -> Result<String, String> {
         }
         "add" | "replace" | "remove" => {}
         other => return Err(format!("Unknown action '{other}'. Use: add, replace, remove")),
+    }
+    if let Some(threat) = crate::text::threat::scan(&content) {
+        return Ok(failure(&blocked(&threat)));
     }
     let _lock = lock(&path)?;
     let mut entries = match read_entries(&path) {
@@ -390,7 +400,18 @@ fn batch(target: Target, path: &Path, limit: usize, ops: &[Value]) -> Result<Str
     Ok(success(target, &working, limit, &format!("Applied {} operation(s).", ops.len())))
 }
 
+/// The refusal of content that would carry a threat into every future system prompt.
+fn blocked(threat: &crate::text::threat::Threat) -> String {
+    format!(
+        "Blocked: the content contains {threat}. Memory entries go into every future system prompt, so \
+         they must be plain facts; nothing was saved."
+    )
+}
+
 fn apply_op(working: &mut Vec<String>, act: &str, content: String, old_text: &str, pos: &str) -> Result<(), String> {
+    if let Some(threat) = crate::text::threat::scan(&content) {
+        return Err(format!("{pos}: {}", blocked(&threat)));
+    }
     match act {
         "add" if content.is_empty() => return Err(format!("{pos}: content is required.")),
         "add" => {
