@@ -9,6 +9,7 @@
 //! The tables and their rules are in `10-messaging.md` M7–M9; one module per table group.
 
 pub mod compaction;
+pub mod delegations;
 pub mod history;
 pub mod inbox;
 pub mod messages;

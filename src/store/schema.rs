@@ -134,6 +134,25 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE sessions ADD COLUMN system_prompt TEXT;
     "#,
+    // 5: background delegations, so a restart can report lost ones and deliver finished ones (A23).
+    r#"
+    CREATE TABLE delegations(
+        id TEXT PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        session_key TEXT NOT NULL,
+        source_json TEXT NOT NULL,
+        goal_json TEXT NOT NULL,
+        context TEXT,
+        role TEXT NOT NULL,
+        model TEXT NOT NULL,
+        status TEXT NOT NULL,
+        dispatched_at REAL NOT NULL,
+        completed_at REAL,
+        result_json TEXT,
+        delivered_at REAL
+    );
+    CREATE INDEX delegations_status ON delegations(status, delivered_at);
+    "#,
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`], or refuses a newer one.
