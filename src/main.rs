@@ -4,6 +4,7 @@ mod agent;
 mod cli;
 mod clock;
 mod config;
+mod delegation;
 mod gateway;
 mod logging;
 mod pairing;

@@ -16,6 +16,7 @@ mod access;
 pub mod approvals;
 mod commands;
 pub mod compression;
+pub mod delegation;
 mod dotenv;
 pub mod env_file;
 mod home;

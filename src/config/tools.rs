@@ -38,6 +38,8 @@ pub struct ToolsConfig {
     /// `agent.clarify_timeout` seconds a `clarify` question waits (3600).
     pub clarify_timeout: u64,
     pub compression: super::compression::CompressionConfig,
+    /// `delegation.*`: delegate_task and its children.
+    pub delegation: super::delegation::DelegationConfig,
 }
 
 impl ToolsConfig {
@@ -73,6 +75,7 @@ pub fn read(r: &Reader, home: &std::path::Path, env: &Arc<std::collections::BTre
         memory: super::web::memory(r),
         clarify_timeout: r.int(r.cfg("agent.clarify_timeout"), 1, 86_400 * 7).map_or(3600, |n| n as u64),
         compression: super::compression::read(r),
+        delegation: super::delegation::read(r),
     }
 }
 

@@ -102,6 +102,11 @@ impl ActorState {
         self.asks.cancel_all();
     }
 
+    /// The running turn's control, if a turn runs.
+    pub fn control(&self) -> Option<Rc<TurnControl>> {
+        self.control.borrow().clone()
+    }
+
     pub(super) fn set_control(&self, control: Option<Rc<TurnControl>>) {
         *self.control.borrow_mut() = control;
     }

@@ -11,6 +11,7 @@ mod auth;
 mod commands;
 mod compress;
 mod confirm;
+mod delegations;
 pub mod lifecycle;
 mod outlet;
 pub mod postprocess;
@@ -72,6 +73,8 @@ pub struct Gateway {
     /// The default tools, and those of platforms with their own `platform_toolsets` list.
     tools: ToolRegistry,
     platform_tools: BTreeMap<String, ToolRegistry>,
+    /// Background delegations running now (A19–A21).
+    pub delegations: crate::delegation::registry::Registry,
     pub http: HttpContext,
     /// Values never to show or log (tokens, keys).
     pub secrets: Rc<Vec<String>>,
@@ -336,6 +339,7 @@ async fn serve(
         fallbacks,
         tools,
         platform_tools,
+        delegations: Default::default(),
         http,
         secrets: Rc::new(secrets),
         adapters: RefCell::new(BTreeMap::new()),
@@ -353,6 +357,9 @@ async fn serve(
     // Inbound: every platform hands batches to one bounded channel (backpressure: a full
     // channel stops the pollers, not memory growth).
     let (inbound_tx, inbound_rx) = async_channel::bounded::<InboundBatch>(16);
+    // Before any platform connects: what the previous run left is journaled or queued now and
+    // goes out when its platform is ready.
+    delegations::recover(&gw).await;
     for platform in platforms {
         let name = platform.platform();
         if auth::allows_everyone(&gw.config, name) {
@@ -437,6 +444,7 @@ pub async fn inject_internal(gw: &Rc<Gateway>, source: hermes_platform::Source, 
 /// start), stop platforms and flush the store.
 async fn shutdown(gw: &Rc<Gateway>, reason: ExitReason) {
     gw.draining.set(true);
+    delegations::shutdown(gw).await;
     let notice = if reason == ExitReason::Restart { texts::RESTARTING } else { texts::SHUTTING_DOWN };
     let busy: Vec<actor::ActorHandle> = gw.actors.borrow().values().filter(|a| a.is_busy()).cloned().collect();
     for a in &busy {

@@ -44,6 +44,10 @@ pub async fn serve(gw: &Rc<Gateway>, actor: &Rc<ActorState>, user: Option<&str>,
         HostAsk::Send { target, text } => {
             let _ = request.reply.try_send(send(gw, &target, &text).await);
         }
+        // The turn's observer serves delegations itself (it knows the session they report to).
+        HostAsk::Delegate { .. } => {
+            let _ = request.reply.try_send("error:delegation is not available here".into());
+        }
     }
 }
 

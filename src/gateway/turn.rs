@@ -31,7 +31,7 @@ use crate::store::messages::StoredMessage;
 use crate::store::messages::{self, NewMessage};
 use crate::store::outbox::{self, OutboxRow};
 use crate::store::{self, sessions};
-use crate::tools::{HostLink, HostRequest, SessionRef, ToolEnv, ToolState};
+use crate::tools::{HostAsk, HostLink, HostRequest, SessionRef, ToolEnv, ToolState};
 use hermes_platform::Source;
 use rusqlite::Transaction;
 
@@ -183,6 +183,13 @@ pub async fn run(state: Rc<ActorState>, job: Pending) {
         actor: state.clone(),
         session_id: session_id.clone(),
         user: source.user_id.clone(),
+        origin: super::delegations::Origin {
+            session_id: session_id.clone(),
+            session_key: state.key.clone(),
+            source: source.clone(),
+            model: model.clone(),
+            reasoning: prefs.reasoning.clone(),
+        },
         stream: &mut stream,
     };
     let input = TurnInput {
@@ -296,6 +303,8 @@ struct Observer<'a> {
     session_id: String,
     /// Who started the turn: only they answer its `clarify` questions.
     user: Option<String>,
+    /// Where the turn's delegations come from and report back to.
+    origin: super::delegations::Origin,
     stream: &'a mut ReplyStream,
 }
 
@@ -333,7 +342,17 @@ impl TurnObserver for Observer<'_> {
     }
 
     async fn on_host(&mut self, request: HostRequest) {
-        super::tool_host::serve(&self.gw, &self.actor, self.user.as_deref(), request).await;
+        let HostRequest { ask, reply } = request;
+        match ask {
+            HostAsk::Delegate { tasks, background } => {
+                let origin = self.origin.clone();
+                super::delegations::serve(&self.gw, &self.actor, origin, tasks, background, reply).await;
+            }
+            ask => {
+                let request = HostRequest { ask, reply };
+                super::tool_host::serve(&self.gw, &self.actor, self.user.as_deref(), request).await;
+            }
+        }
     }
 
     async fn on_notice(&mut self, text: &str) {

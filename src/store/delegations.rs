@@ -6,7 +6,6 @@
 //! is delivered, and `delivered_at` makes that happen exactly once.
 
 // Used by the background delegation registry, which lands after this module.
-#![allow(dead_code)]
 
 use hermes_platform::Source;
 use rusqlite::{OptionalExtension, Row, Transaction, params};

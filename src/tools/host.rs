@@ -12,6 +12,16 @@ pub enum HostAsk {
     Clarify { question: String, choices: Vec<String> },
     /// `send_message`: `ok:<message id>` or `error:<why>`.
     Send { target: String, text: String },
+    /// `delegate_task`: the tool result (JSON) or `error:<why>`. Synchronous tasks answer when
+    /// every child has finished; background ones at once.
+    Delegate { tasks: Vec<DelegateTask>, background: bool },
+}
+
+/// One subagent's assignment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DelegateTask {
+    pub goal: String,
+    pub context: Option<String>,
 }
 
 /// One question from a tool thread, with where its answer goes.

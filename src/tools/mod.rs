@@ -11,6 +11,7 @@
 pub mod approval;
 pub mod args;
 pub mod clarify;
+pub mod delegate;
 pub mod files;
 pub mod host;
 pub mod memory;
@@ -89,6 +90,7 @@ impl ToolEnv {
 type Run = fn(&ToolEnv, &Object) -> Result<String, String>;
 
 /// One registered tool.
+#[derive(Clone)]
 pub struct ToolSpec {
     pub name: &'static str,
     /// The Hermes toolset it belongs to (`agent.disabled_toolsets` works on these).
@@ -139,6 +141,7 @@ impl ToolRegistry {
             skills::list_spec(),
             skills::view_spec(),
             send_message::spec(),
+            delegate::spec(),
             web::search_spec(),
             web::extract_spec(),
         ];
@@ -172,6 +175,11 @@ impl ToolRegistry {
     /// The OpenAI `tools` array, or `None` when no tool is enabled.
     pub fn schemas(&self) -> Option<&Value> {
         (!self.tools.is_empty()).then_some(&self.schemas)
+    }
+
+    /// The same tools minus the given toolsets (a subagent's set, A20).
+    pub fn without(&self, toolsets: &[&str]) -> ToolRegistry {
+        Self::from_specs(self.tools.iter().filter(|t| !toolsets.contains(&t.toolset)).cloned().collect())
     }
 
     pub fn names(&self) -> Vec<&'static str> {
@@ -288,6 +296,7 @@ pub mod test_env {
             memory: Default::default(),
             clarify_timeout: 3600,
             compression: Default::default(),
+            delegation: Default::default(),
         })
     }
 
@@ -386,7 +395,7 @@ mod tests {
 
     #[test]
     fn disabled_toolsets_remove_tools() {
-        let every = ["todo", "file", "terminal", "web", "memory", "session_search", "skills", "clarify"];
+        let every = ["todo", "file", "terminal", "web", "memory", "session_search", "skills", "clarify", "delegation"];
         assert!(ToolRegistry::new(&every.map(String::from)).schemas().is_none());
         let off = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
         assert!(!ToolRegistry::new(&off(&["file"])).names().contains(&"read_file"));

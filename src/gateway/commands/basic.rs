@@ -1,19 +1,21 @@
 //! The everyday commands: /start, /help, /commands, /stop, /status, /queue, /steer, /version,
-//! /agents.
+//! /agents, /background.
 
 use super::custom;
 use super::registry::{self, CommandDef};
 use super::{After, Command, usage};
 use crate::gateway::actor::ActorState;
+use crate::gateway::delegations;
 use crate::gateway::texts;
 use crate::store::inbox::InboxRow;
-use crate::store::sessions;
+use crate::store::{self, sessions};
 
 pub const COMMANDS: &[CommandDef] = &[
     CommandDef::new("start", "", "Say hello").busy(),
     CommandDef::new("help", "", "Show the commands").busy(),
     CommandDef::new("commands", "[page]", "List every command, page by page").busy(),
-    CommandDef::new("stop", "", "Stop the running task").busy(),
+    CommandDef::new("stop", "[all]", "Stop the running task (and background tasks: when idle, or with all)").busy(),
+    CommandDef::new("background", "<prompt>", "Run a prompt as a background task").aliases(&["bg"]).busy(),
     CommandDef::new("status", "", "Show session and gateway status").busy(),
     CommandDef::new("queue", "<text>", "Queue a message for after the current task").aliases(&["q"]).busy(),
     CommandDef::new("steer", "<text>", "Add a message to the running task").busy(),
@@ -35,13 +37,26 @@ pub async fn handle(state: &ActorState, row: &InboxRow, cmd: &Command) -> Option
             After::Done
         }
         "stop" => {
-            let text = if busy {
+            // A running turn is what /stop means first; background tasks when nothing else
+            // runs, or when asked for with `/stop all` (A21).
+            let all = cmd.args.trim().eq_ignore_ascii_case("all");
+            let mut lines = Vec::new();
+            if busy {
                 state.interrupt("stopped by /stop");
-                texts::STOPPED
-            } else {
-                texts::NOTHING_TO_STOP
-            };
-            state.reply(row, text).await;
+                lines.push(texts::STOPPED.to_string());
+            }
+            if (!busy || all)
+                && let Some(text) = delegations::stop_session(&state.gw, &state.key, "stopped by /stop").await
+            {
+                lines.push(text);
+            }
+            let text = if lines.is_empty() { texts::NOTHING_TO_STOP.to_string() } else { lines.join("\n\n") };
+            state.reply(row, &text).await;
+            After::Done
+        }
+        "background" => {
+            let text = background(state, row, cmd.args.trim()).await;
+            state.reply(row, &text).await;
             After::Done
         }
         "status" => {
@@ -145,15 +160,72 @@ fn commands_text(gw: &crate::gateway::Gateway, platform: &str, args: &str) -> St
 /// join this list with the features that start them.
 fn agents_text(state: &ActorState) -> String {
     let running = state.gw.running_turns();
-    if running.is_empty() {
+    let units = delegations::agents_lines(&state.gw, Some(&state.key));
+    let processes = crate::tools::terminal::process::running();
+    if running.is_empty() && units.is_empty() && processes.is_empty() {
         return "No agents are running.".into();
     }
-    let mut lines = vec![format!("🤖 Running agents: {}", running.len())];
-    for (key, doing, iteration, elapsed) in running {
-        let here = if key == state.key { " (this chat)" } else { "" };
-        lines.push(format!("• {key}{here}: {doing}, step {iteration}, {} s", elapsed.as_secs()));
+    let mut lines = Vec::new();
+    if !running.is_empty() {
+        lines.push(format!("🤖 Running agents: {}", running.len()));
+        for (key, doing, iteration, elapsed) in running {
+            let here = if key == state.key { " (this chat)" } else { "" };
+            lines.push(format!("• {key}{here}: {doing}, step {iteration}, {} s", elapsed.as_secs()));
+        }
+    }
+    if !units.is_empty() {
+        lines.push(format!("🧩 Background tasks: {}", units.len()));
+        lines.extend(units);
+    }
+    if !processes.is_empty() {
+        lines.push(format!("⚙️ Background processes: {}", processes.len()));
+        for (id, command, secs) in processes {
+            let command: String = command.chars().take(60).collect();
+            lines.push(format!("• {id} · {secs} s · {command}"));
+        }
     }
     lines.join("\n")
+}
+
+/// `/background <prompt>`: the prompt as a background delegation of this chat's session.
+async fn background(state: &ActorState, row: &InboxRow, prompt: &str) -> String {
+    if prompt.is_empty() {
+        return "Usage: /background <prompt> — runs the prompt as a background task; its result comes back here."
+            .into();
+    }
+    let (key, source, policy) = (state.key.clone(), row.event.source.clone(), state.gw.config.session_reset.clone());
+    let found = state
+        .gw
+        .store
+        .call(move |tx| {
+            let live = crate::gateway::session::ensure(tx, &key, &source, &policy, store::now())?;
+            let prefs = sessions::prefs(tx, &live.session.id)?;
+            Ok((live.session.id, live.session.model, prefs.reasoning))
+        })
+        .await;
+    let (session_id, model, reasoning) = match found {
+        Ok(f) => f,
+        Err(e) => {
+            return {
+                log::error!("/background: {e}");
+                texts::internal_error("store")
+            };
+        }
+    };
+    let origin = delegations::Origin {
+        session_id,
+        session_key: state.key.clone(),
+        source: row.event.source.clone(),
+        model: model.unwrap_or_else(|| state.gw.model()),
+        reasoning,
+    };
+    let task = crate::tools::host::DelegateTask { goal: prompt.to_string(), context: None };
+    let answer = delegations::dispatch(&state.gw, origin, vec![task]).await;
+    if let Some(why) = answer.strip_prefix("error:") {
+        return format!("❌ {why}");
+    }
+    let id = answer.split("\"delegation_id\":\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("?");
+    format!("🚀 Background task {id} started. Its result comes back here when it finishes; /agents lists it.")
 }
 
 async fn status_text(state: &ActorState) -> String {

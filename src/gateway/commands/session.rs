@@ -216,6 +216,13 @@ async fn reset(state: &ActorState, row: &InboxRow, command: &str, args: &str) {
         }
     };
     let base = if command == "new" { texts::NEW_SESSION } else { texts::SESSION_RESET };
+    // The old session's background tasks end with it (A21); the chat hears which.
+    let stopped = crate::gateway::delegations::stop_session(&state.gw, &state.key, "session reset").await;
+    let base = match stopped {
+        Some(list) => format!("{base}\n\n{list}"),
+        None => base.to_string(),
+    };
+    let base = base.as_str();
     let Some(title) = title else {
         state.end_session("new").await;
         state.reply(row, base).await;

@@ -59,6 +59,13 @@ fn table() -> MutexGuard<'static, Vec<Arc<Proc>>> {
     TABLE.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Running background processes, oldest first: (id, command, seconds running), for `/agents`.
+pub fn running() -> Vec<(String, String, u64)> {
+    let t = table();
+    let live = t.iter().filter(|p| p.state().finished.is_none());
+    live.map(|p| (p.id.clone(), p.command.clone(), p.started.elapsed().as_secs())).collect()
+}
+
 /// Makes room for one more entry: forgets long-finished ones, then the oldest finished one if
 /// the table is full. Err when all 64 still run.
 fn make_room(t: &mut Vec<Arc<Proc>>) -> Result<(), String> {

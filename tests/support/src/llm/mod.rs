@@ -95,6 +95,8 @@ fn content_text(v: Option<&Value>) -> String {
 #[derive(Default)]
 struct State {
     rules: Vec<(String, Reply)>,
+    /// Rules on the system message (checked first): a subagent is told apart by its prompt.
+    system_rules: Vec<(String, Reply)>,
     script: VecDeque<Reply>,
     requests: Vec<LlmRequest>,
     next_id: u64,
@@ -160,6 +162,13 @@ impl FakeLlm {
         self.shared.state.lock().unwrap().rules.push((contains.to_string(), reply));
     }
 
+    /// A persistent rule on the system message: when it contains `contains`, answer with
+    /// `reply`. Checked before every other rule (subagents have their own system prompt, while
+    /// their goal also appears in the parent's later messages).
+    pub fn on_system(&self, contains: &str, reply: Reply) {
+        self.shared.state.lock().unwrap().system_rules.push((contains.to_string(), reply));
+    }
+
     /// Every chat completion request so far, in arrival order.
     pub fn requests(&self) -> Vec<LlmRequest> {
         self.shared.state.lock().unwrap().requests.clone()
@@ -200,10 +209,13 @@ fn handle(shared: &Shared, req: &Request, resp: &mut Responder) {
     let (reply, ctx_id, first_call) = {
         let mut st = shared.state.lock().unwrap();
         let last = parsed.last_user().unwrap_or("").to_string();
+        let system = parsed.messages.iter().find(|(r, _)| r == "system").map(|(_, c)| c.as_str()).unwrap_or("");
+        let system = if system.is_empty() { parsed.system.as_str() } else { system };
         let reply = st
-            .rules
+            .system_rules
             .iter()
-            .find(|(needle, _)| last.contains(needle.as_str()))
+            .find(|(needle, _)| system.contains(needle.as_str()))
+            .or_else(|| st.rules.iter().find(|(needle, _)| last.contains(needle.as_str())))
             .map(|(_, r)| r.clone())
             .or_else(|| st.script.pop_front())
             .unwrap_or_else(|| Reply::text(format!("echo: {last}")));
