@@ -3,6 +3,7 @@
 
 // Used by the delegation registry and the delegate_task tool, which land after this module.
 
+use crate::text::thousands;
 use miniserde::json::{Array, Number, Object, Value};
 
 /// One child's outcome (the Hermes result entry, AD §4.5).
@@ -356,19 +357,6 @@ fn py_seconds(x: f64) -> String {
 fn local_time(ts: f64) -> String {
     let t = crate::clock::local(ts);
     format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", t.year, t.month, t.day, t.hour, t.minute, t.second)
-}
-
-/// `1234567` → `1,234,567` (Python's `{:,}`).
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -5,3 +5,16 @@
 pub mod glob;
 pub mod regex;
 pub mod threat;
+
+/// `1234567` → `1,234,567` (Python's `{:,}`, used in Hermes' texts).
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

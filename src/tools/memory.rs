@@ -16,6 +16,7 @@ use miniserde::json::{Array, Number, Object, Value};
 use super::args::{self, s};
 use super::{ToolEnv, ToolSpec};
 use crate::config::MemoryConfig;
+use crate::text::thousands;
 
 const DELIMITER: &str = "\n§\n";
 /// A memory file larger than this is not read (it cannot be one the tool wrote).
@@ -123,19 +124,6 @@ fn chars(entries: &[String]) -> usize {
         return 0;
     }
     entries.iter().map(|e| e.chars().count()).sum::<usize>() + (entries.len() - 1) * DELIMITER.chars().count()
-}
-
-/// `1234567` → `1,234,567`.
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// `P% — C/L chars`.
