@@ -21,9 +21,12 @@ fn dm() -> Chat {
     Chat::private(42)
 }
 
-/// The tool results the model saw in request `n`.
-fn tool_results(llm: &FakeLlm, n: usize) -> Vec<String> {
-    llm.requests()[n].messages.iter().filter(|(r, _)| r == "tool").map(|(_, c)| c.clone()).collect()
+/// The tool results the parent model saw in its `n`-th request (subagents' requests, which
+/// may come at any moment, left out); `None` for the last one.
+fn tool_results(llm: &FakeLlm, n: Option<usize>) -> Vec<String> {
+    let parents: Vec<LlmRequest> = llm.requests().into_iter().filter(|r| !r.messages[0].1.contains(CHILD)).collect();
+    let request = &parents[n.unwrap_or(parents.len() - 1)];
+    request.messages.iter().filter(|(r, _)| r == "tool").map(|(_, c)| c.clone()).collect()
 }
 
 fn completions(llm: &FakeLlm) -> Vec<LlmRequest> {
@@ -51,7 +54,7 @@ fn background_dispatch_answers_at_once_and_the_result_comes_back_as_a_new_turn()
     tg.user_says(&dm(), &ann(), "audit the parser in the background");
     wait_text(&tg, 42, "dispatched it");
     assert!(!gate.is_open(), "the answer came while the child was still held");
-    let dispatched = &tool_results(&llm, 2)[0];
+    let dispatched = &tool_results(&llm, Some(1))[0];
     assert!(dispatched.contains(r#""mode":"background""#) && dispatched.contains(r#""count":1"#), "{dispatched}");
     // A new message meanwhile is a normal turn; the child keeps running.
     tg.user_says(&dm(), &ann(), "anything else?");
@@ -131,7 +134,7 @@ fn at_capacity_a_dispatch_is_refused_with_the_capacity_error_and_nothing_starts(
     let _gw = Gateway::start(bin(), &home);
     tg.user_says(&dm(), &ann(), "start two");
     wait_text(&tg, 42, "one started");
-    let results = tool_results(&llm, llm.requests().len() - 1);
+    let results = tool_results(&llm, None);
     assert!(results[0].contains(r#""status":"dispatched""#), "{}", results[0]);
     assert!(results[1].contains("Async delegation capacity reached"), "{}", results[1]);
     let children = llm.requests().iter().filter(|r| r.messages[0].1.contains(CHILD)).count();
@@ -148,13 +151,18 @@ fn synchronous_delegation_returns_the_results_array_to_the_calling_turn() {
     let _gw = Gateway::start(bin(), &home);
     tg.user_says(&dm(), &ann(), "compute it");
     wait_text(&tg, 42, "it is 42");
-    let result = &tool_results(&llm, llm.requests().len() - 1)[0];
+    let result = &tool_results(&llm, None)[0];
     assert!(result.starts_with(r#"{"results":[{"#), "{result}");
     assert!(
         result.contains(r#""status":"completed""#) && result.contains(r#""summary":"the answer is 42""#),
         "{result}"
     );
     assert!(completions(&llm).is_empty(), "a synchronous result does not come back as a turn");
+    // The child's tokens are the session's too: every request's prompt tokens (parent and child).
+    let prompt_tokens: i64 = llm.requests().iter().map(|r| r.body.len().div_ceil(4).max(1) as i64).sum();
+    let db = rusqlite::Connection::open(home.path().join("lite.db")).unwrap();
+    let stored: i64 = db.query_row("SELECT sum(input_tokens) FROM sessions", [], |r| r.get(0)).unwrap();
+    assert_eq!(stored, prompt_tokens);
 }
 
 #[test]
@@ -324,4 +332,86 @@ fn a_childs_dangerous_command_is_denied_without_asking_the_chat() {
         .collect();
     assert!(child_results.iter().any(|c| c.contains("BLOCKED")), "{child_results:?}");
     let _ = std::fs::remove_dir_all(&work);
+}
+
+#[test]
+fn a_synchronous_child_keeps_its_parent_turn_alive_past_the_inactivity_timeout() {
+    let (tg, llm, home) = setup("agent:\n  gateway_timeout: 6\n");
+    let gate = Gate::new();
+    llm.on_system(CHILD, Reply::text("slow but done").hold(&gate));
+    llm.push(Reply::tool_call("delegate_task", r#"{"goal":"slow job"}"#));
+    llm.push(Reply::text("parent finished"));
+    let _gw = Gateway::start(bin(), &home);
+    tg.user_says(&dm(), &ann(), "do the slow job");
+    assert!(llm.wait_requests(2, WAIT), "the child is running");
+    // Twice the parent's inactivity timeout with no model output anywhere: only the child's
+    // heartbeat keeps the parent turn from being stopped.
+    std::thread::sleep(std::time::Duration::from_secs(12));
+    gate.open();
+    wait_text(&tg, 42, "parent finished");
+    let result = &tool_results(&llm, None)[0];
+    assert!(result.contains(r#""summary":"slow but done""#), "{result}");
+}
+
+#[test]
+fn a_child_past_its_wall_clock_is_stopped_and_reported_as_timed_out() {
+    let (tg, llm, home) = setup("delegation:\n  child_timeout_seconds: 1\n");
+    let gate = Gate::new();
+    llm.on_system(CHILD, Reply::text("never arrives").hold(&gate));
+    llm.push(Reply::tool_call("delegate_task", r#"{"goal":"endless job","background":true}"#));
+    llm.push(Reply::text("started"));
+    llm.push(Reply::text("noted the timeout"));
+    let _gw = Gateway::start(bin(), &home);
+    tg.user_says(&dm(), &ann(), "start the endless job");
+    wait_text(&tg, 42, "noted the timeout");
+    let text = completions(&llm)[0].last_user().unwrap().to_string();
+    assert!(text.contains("status=timeout") && text.contains("timed out after 1 s"), "{text}");
+    gate.open();
+}
+
+#[test]
+fn an_orchestrator_delegates_one_level_deeper_only_when_the_depth_allows() {
+    let (tg, llm, home) = setup("delegation:\n  max_spawn_depth: 2\n");
+    let orchestrator = "Orchestrator Role";
+    llm.on_system(orchestrator, Reply::tool_call("delegate_task", r#"{"goal":"leaf work","role":"orchestrator"}"#));
+    llm.on_system(orchestrator, Reply::text("orchestrated: leaf said ok"));
+    llm.on_system(CHILD, Reply::text("leaf ok"));
+    llm.push(Reply::tool_call("delegate_task", r#"{"goal":"plan and split","role":"orchestrator"}"#));
+    llm.push(Reply::text("all done"));
+    let _gw = Gateway::start(bin(), &home);
+    tg.user_says(&dm(), &ann(), "plan it");
+    wait_text(&tg, 42, "all done");
+    let requests = llm.requests();
+    let orch: Vec<&LlmRequest> = requests.iter().filter(|r| r.messages[0].1.contains(orchestrator)).collect();
+    assert!(orch[0].tools.iter().any(|t| t == "delegate_task"), "depth 1 of 2 may delegate");
+    assert!(orch[0].messages[0].1.contains("You are at depth 1 of max_spawn_depth=2"));
+    let leaf = requests.iter().find(|r| r.last_user() == Some("leaf work")).expect("the grandchild ran");
+    assert!(!leaf.messages[0].1.contains(orchestrator), "depth 2 of 2 is a leaf whatever its role");
+    assert!(!leaf.tools.iter().any(|t| t == "delegate_task"));
+    let nested = orch[1].messages.iter().rev().find(|(r, _)| r == "tool").unwrap();
+    assert!(nested.1.contains(r#""summary":"leaf ok""#), "{}", nested.1);
+    let result = &tool_results(&llm, None)[0];
+    assert!(result.contains("orchestrated: leaf said ok"), "{result}");
+}
+
+#[test]
+fn agents_shows_an_admin_every_chats_tasks_and_a_user_only_their_own() {
+    use hermes_testkit::User;
+    let (tg, llm) = (FakeTelegram::start(), FakeLlm::start());
+    let yaml = "platforms:\n  telegram:\n    extra:\n      allow_admin_from: \"42\"\n      user_allowed_commands: \"agents\"\n";
+    let home = HermesHome::standard_with(&tg, &llm, "42,43,44", yaml);
+    let gate = Gate::new();
+    llm.on_system(CHILD, Reply::text("later").hold(&gate));
+    llm.push(Reply::tool_call("delegate_task", r#"{"goal":"bea's research","background":true}"#));
+    llm.push(Reply::text("bea's task started"));
+    let _gw = Gateway::start(bin(), &home);
+    let (bea, cid) = (User::new(43, "Bea"), User::new(44, "Cid"));
+    tg.user_says(&Chat::private(43), &bea, "research for me");
+    wait_text(&tg, 43, "bea's task started");
+    for (chat, user, sees) in [(42, ann(), true), (43, bea, true), (44, cid, false)] {
+        tg.user_says(&Chat::private(chat), &user, "/agents");
+        let reply = tg.wait_sent(WAIT, |m| m.chat_id == chat && !m.text.contains("started")).expect("an /agents reply");
+        assert_eq!(reply.text.contains("bea's research"), sees, "chat {chat}: {}", reply.text);
+    }
+    gate.open();
 }

@@ -21,6 +21,10 @@ pub struct DelegationConfig {
     pub model: Option<String>,
     /// `delegation.subagent_auto_approve` (false): children's dangerous commands are denied.
     pub subagent_auto_approve: bool,
+    /// `delegation.max_spawn_depth` (1): agents above this depth may spawn; 1 = children never do.
+    pub max_spawn_depth: u32,
+    /// `delegation.orchestrator_enabled` (true): `role: orchestrator` is honoured (within the depth).
+    pub orchestrator_enabled: bool,
 }
 
 impl Default for DelegationConfig {
@@ -33,6 +37,8 @@ impl Default for DelegationConfig {
             max_summary_chars: 24_000,
             model: None,
             subagent_auto_approve: false,
+            max_spawn_depth: 1,
+            orchestrator_enabled: true,
         }
     }
 }
@@ -52,11 +58,13 @@ pub fn read(r: &Reader) -> DelegationConfig {
         max_async_children: env_cap.or(async_cap).or(concurrent).unwrap_or(d.max_async_children),
         max_iterations: r.int(r.cfg("delegation.max_iterations"), 1, 1000).map_or(d.max_iterations, |n| n as u32),
         // 0 means "none" in Hermes; here a child always has a wall clock, so 0 keeps the default.
-        child_timeout: timeout.filter(|s| *s > 0).map_or(d.child_timeout, |s| Duration::from_secs(s.max(30) as u64)),
+        child_timeout: timeout.filter(|s| *s > 0).map_or(d.child_timeout, |s| Duration::from_secs(s as u64)),
         max_summary_chars: r
             .int(r.cfg("delegation.max_summary_chars"), 0, 1_000_000)
             .map_or(d.max_summary_chars, |n| n as usize),
         model: r.string(r.cfg("delegation.model")).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
         subagent_auto_approve: r.bool(r.cfg("delegation.subagent_auto_approve")).unwrap_or(false),
+        max_spawn_depth: r.int(r.cfg("delegation.max_spawn_depth"), 1, 8).map_or(d.max_spawn_depth, |n| n as u32),
+        orchestrator_enabled: r.bool(r.cfg("delegation.orchestrator_enabled")).unwrap_or(true),
     }
 }

@@ -3,7 +3,9 @@
 //! budget and wall clock, approvals denied unless configured. Nothing of it is stored as a
 //! session: only its summary goes back (AD §4.4–4.5).
 
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,11 +20,18 @@ use crate::agent::turn_loop::{TurnEnd, TurnInput, TurnObserver, run_turn};
 use crate::config::ToolsConfig;
 use crate::runtime;
 use crate::store::Store;
+use crate::store::sessions::Usage;
+use crate::tools::host::DelegateTask;
 use crate::tools::{HostAsk, HostLink, HostRequest, SessionRef, ToolEnv, ToolRegistry, ToolState};
 
 /// Toolsets a child never gets (Hermes' leaf blocklist): it must not delegate again, ask the
 /// user, write the user's memory, or message other chats.
 pub const BLOCKED_TOOLSETS: &[&str] = &["delegation", "clarify", "memory", "messaging", "cronjob"];
+
+/// Runs an orchestrator child's own `delegate_task` call synchronously: (its tasks, their role,
+/// the orchestrator's control, whose interrupt stops them) → the tool's answer.
+pub type Nested<'a> =
+    dyn Fn(Vec<DelegateTask>, String, Rc<TurnControl>) -> Pin<Box<dyn Future<Output = String> + 'a>> + 'a;
 
 /// What every child of one dispatch shares.
 pub struct ChildSetup<'a> {
@@ -34,21 +43,28 @@ pub struct ChildSetup<'a> {
     /// The parent's session: a background process a child starts reports to that chat.
     pub session: SessionRef,
     pub model: String,
-    /// The parent turn, kept alive while a synchronous child works (heartbeat).
-    pub heartbeat: Option<Rc<TurnControl>>,
+    /// The parent turn, kept alive while a synchronous child works (heartbeat), and how often
+    /// (well inside the gateway's inactivity timeout).
+    pub heartbeat: Option<(Rc<TurnControl>, Duration)>,
+    /// How deep these children are (1 = children of a chat's turn).
+    pub depth: u32,
+    /// `role: orchestrator` honoured: these children keep `delegate_task`, served by `nested`.
+    pub orchestrator: Option<&'a Nested<'a>>,
 }
 
 /// Runs child `index` (from 0) of a dispatch until it answers, fails, is interrupted through `control`
-/// or runs out of time.
+/// or runs out of time. Returns its result and what it spent (the parent session pays for it).
 pub async fn run(
     setup: &ChildSetup<'_>,
     index: usize,
     goal: &str,
     context: Option<&str>,
     control: Rc<TurnControl>,
-) -> TaskResult {
+) -> (TaskResult, Usage) {
     let cfg = &setup.config.delegation;
-    let tools = setup.tools.without(BLOCKED_TOOLSETS);
+    let blocked: Vec<&str> =
+        BLOCKED_TOOLSETS.iter().copied().filter(|t| setup.orchestrator.is_none() || *t != "delegation").collect();
+    let tools = setup.tools.without(&blocked);
     let (host, host_requests) = HostLink::channel();
     let tool_env = Arc::new(ToolEnv {
         config: setup.config.clone(),
@@ -60,7 +76,7 @@ pub async fn run(
         state: Mutex::new(ToolState::default()),
     });
     let messages = vec![
-        ChatMessage::new(Role::System, system_prompt(goal, context, &setup.config.workspace)),
+        ChatMessage::new(Role::System, system_prompt(goal, context, &setup.config.workspace, orchestrator_note(setup))),
         ChatMessage::new(Role::User, goal.to_string()),
     ];
     let started = Instant::now();
@@ -82,7 +98,12 @@ pub async fn run(
         messages,
         max_iterations: cfg.max_iterations,
     };
-    let mut observer = ChildObserver { heartbeat: setup.heartbeat.clone(), auto_approve: cfg.subagent_auto_approve };
+    let mut observer = ChildObserver {
+        heartbeat: setup.heartbeat.clone(),
+        auto_approve: cfg.subagent_auto_approve,
+        nested: setup.orchestrator,
+        own: control.clone(),
+    };
     let outcome = run_turn(input, &mut observer).await;
     drop(clock);
     let (status, exit_reason, summary, error) = match outcome.end {
@@ -102,7 +123,7 @@ pub async fn run(
         }
         TurnEnd::Failed { error, partial } => ("error", "error", partial, Some(error.to_string())),
     };
-    TaskResult {
+    let result = TaskResult {
         task_index: index,
         goal: goal.to_string(),
         status: status.into(),
@@ -114,11 +135,23 @@ pub async fn run(
         exit_reason: exit_reason.into(),
         input_tokens: outcome.usage.input_tokens.max(0) as u64,
         output_tokens: outcome.usage.output_tokens.max(0) as u64,
-    }
+    };
+    (result, outcome.usage)
+}
+
+/// The orchestrator section of the prompt (AD §4.4), when the child may delegate.
+fn orchestrator_note(setup: &ChildSetup<'_>) -> Option<String> {
+    setup.orchestrator?;
+    let max = setup.config.delegation.max_spawn_depth;
+    Some(format!(
+        "## Subagent Spawning (Orchestrator Role)\nYou may split this task with delegate_task; your subagents \
+         report back to you, not to the user. NOTE: You are at depth {} of max_spawn_depth={max}.",
+        setup.depth
+    ))
 }
 
 /// Hermes' subagent prompt (AD §4.4), in our words where it allows.
-fn system_prompt(goal: &str, context: Option<&str>, workspace: &Path) -> String {
+fn system_prompt(goal: &str, context: Option<&str>, workspace: &Path, orchestrator: Option<String>) -> String {
     let mut p = format!("You are a focused subagent working on a specific delegated task.\n\nYOUR TASK:\n{goal}\n");
     if let Some(c) = context.filter(|c| !c.trim().is_empty()) {
         p.push_str(&format!("\nCONTEXT:\n{c}\n"));
@@ -135,24 +168,30 @@ fn system_prompt(goal: &str, context: Option<&str>, workspace: &Path) -> String 
          encountered\n\nKeep your final summary tight: bullet points, no preamble. Nobody can answer questions \
          while you work.",
     );
+    if let Some(note) = orchestrator {
+        p.push_str("\n\n");
+        p.push_str(&note);
+    }
     p
 }
 
 /// A child has no chat: its text is only the summary, its questions get fixed answers.
-struct ChildObserver {
-    heartbeat: Option<Rc<TurnControl>>,
+struct ChildObserver<'a> {
+    heartbeat: Option<(Rc<TurnControl>, Duration)>,
     auto_approve: bool,
+    nested: Option<&'a Nested<'a>>,
+    own: Rc<TurnControl>,
 }
 
-impl ChildObserver {
+impl ChildObserver<'_> {
     fn alive(&self) {
-        if let Some(parent) = &self.heartbeat {
+        if let Some((parent, _)) = &self.heartbeat {
             parent.touch();
         }
     }
 }
 
-impl TurnObserver for ChildObserver {
+impl TurnObserver for ChildObserver<'_> {
     async fn on_text(&mut self, _delta: &str) {
         self.alive();
     }
@@ -163,14 +202,19 @@ impl TurnObserver for ChildObserver {
         self.alive();
     }
     fn next_deadline(&self) -> Option<Instant> {
-        // Touch the parent now and then while a long tool runs.
-        self.heartbeat.as_ref().map(|_| Instant::now() + HEARTBEAT)
+        // Touch the parent now and then while the model thinks or a long tool runs.
+        self.heartbeat.as_ref().map(|(_, every)| Instant::now() + *every)
     }
     async fn on_tick(&mut self) {
         self.alive();
     }
     async fn on_host(&mut self, request: HostRequest) {
         let answer = match request.ask {
+            HostAsk::Delegate { tasks, role, .. } => match self.nested {
+                // Below the top level every delegation runs synchronously (Hermes).
+                Some(nested) => nested(tasks, role, self.own.clone()).await,
+                None => "error:delegation is not available at this depth".to_string(),
+            },
             HostAsk::Approval { .. } if self.auto_approve => "once".to_string(),
             HostAsk::Approval { .. } => {
                 "deny:subagents cannot ask for approval (delegation.subagent_auto_approve is off)".to_string()
@@ -181,7 +225,13 @@ impl TurnObserver for ChildObserver {
     }
 }
 
-/// How often a synchronous child's long tool call counts as the parent being alive.
+/// How often a synchronous child tells its parent turn it is alive (Hermes: 30 s), at most a
+/// third of the gateway's inactivity timeout.
+pub fn heartbeat_every(gateway_timeout: Duration) -> Duration {
+    let third = gateway_timeout / 3;
+    if third.is_zero() { HEARTBEAT } else { HEARTBEAT.min(third) }
+}
+
 const HEARTBEAT: Duration = Duration::from_secs(30);
 
 #[cfg(test)]
@@ -190,12 +240,16 @@ mod tests {
 
     #[test]
     fn the_prompt_carries_goal_context_and_workspace() {
-        let p = system_prompt("fix the build", Some("cargo fails in src/x.rs"), Path::new("/tmp"));
+        let p = system_prompt("fix the build", Some("cargo fails in src/x.rs"), Path::new("/tmp"), None);
         assert!(p.starts_with(
             "You are a focused subagent working on a specific delegated task.\n\nYOUR TASK:\nfix the build\n"
         ));
         assert!(p.contains("\nCONTEXT:\ncargo fails in src/x.rs\n"));
         assert!(p.contains("\nWORKSPACE PATH:\n/tmp\n"));
-        assert!(!system_prompt("g", None, Path::new("relative")).contains("WORKSPACE"));
+        assert!(!system_prompt("g", None, Path::new("relative"), None).contains("WORKSPACE"));
+        assert!(
+            system_prompt("g", None, Path::new("/tmp"), Some("## Orchestrator".into()))
+                .ends_with("\n\n## Orchestrator")
+        );
     }
 }

@@ -24,6 +24,7 @@ use crate::delegation::registry::Record;
 use crate::store::delegations::{self, DelegationRow};
 use crate::store::inbox::{self, InboxRow};
 use crate::store::outbox::{self, NewOutbox};
+use crate::store::sessions::{self, Usage};
 use crate::tools::SessionRef;
 use crate::tools::host::DelegateTask;
 use crate::{clock, runtime, store};
@@ -46,28 +47,23 @@ pub async fn serve(
     gw: &Rc<Gateway>,
     actor: &Rc<ActorState>,
     origin: Origin,
-    tasks: Vec<DelegateTask>,
+    (tasks, role): (Vec<DelegateTask>, &str),
     background: bool,
     reply: async_channel::Sender<String>,
 ) {
+    let role = role.to_string();
     if background {
-        let answer = dispatch(gw, origin, tasks).await;
+        let answer = dispatch(gw, origin, tasks, &role).await;
         let _ = reply.try_send(answer);
         return;
     }
     let (gw, parent) = (gw.clone(), actor.control());
     runtime::spawn(async move {
         let controls: Vec<Rc<TurnControl>> = tasks.iter().map(|_| Rc::new(TurnControl::new())).collect();
-        let relay = parent.clone().map(|parent| {
-            let controls = controls.clone();
-            runtime::spawn(async move {
-                parent.interrupted().await;
-                for c in &controls {
-                    c.interrupt("Parent agent interrupted — child did not finish in time");
-                }
-            })
-        });
-        let (results, total) = run_children(&gw, &origin, &tasks, &controls, parent).await;
+        let relay = parent.clone().map(|parent| relay_interrupt(parent, controls.clone()));
+        let every = child::heartbeat_every(gw.config.agent.gateway_timeout);
+        let heartbeat = parent.map(|p| (p, every));
+        let (results, total) = run_children(&gw, &origin, &tasks, &controls, heartbeat, (1, &role)).await;
         drop(relay);
         let _ = reply.try_send(format::results_json(&results, total));
     })
@@ -75,7 +71,7 @@ pub async fn serve(
 }
 
 /// Starts a background unit; the tool's answer (the dispatch JSON, or `error:` and why).
-pub async fn dispatch(gw: &Rc<Gateway>, origin: Origin, tasks: Vec<DelegateTask>) -> String {
+pub async fn dispatch(gw: &Rc<Gateway>, origin: Origin, tasks: Vec<DelegateTask>, role: &str) -> String {
     let cfg = &gw.config.tools.delegation;
     let slot = match gw.delegations.slots.try_reserve(cfg.max_async_children) {
         Ok(slot) => slot,
@@ -92,7 +88,7 @@ pub async fn dispatch(gw: &Rc<Gateway>, origin: Origin, tasks: Vec<DelegateTask>
         source: origin.source.clone(),
         goals: goals.clone(),
         context: tasks.first().and_then(|t| t.context.clone()),
-        role: "leaf".into(),
+        role: role.into(),
         model: model.clone(),
         status: "running".into(),
         dispatched_at: now,
@@ -109,13 +105,14 @@ pub async fn dispatch(gw: &Rc<Gateway>, origin: Origin, tasks: Vec<DelegateTask>
     gw.delegations.add(record.clone());
     log::info!("{}: delegation {id} dispatched ({} task(s))", origin.session_key, tasks.len());
     let gw2 = gw.clone();
-    runtime::spawn(async move { run_unit(&gw2, origin, record, tasks).await }).detach();
+    let role = role.to_string();
+    runtime::spawn(async move { run_unit(&gw2, origin, record, tasks, role).await }).detach();
     format::dispatched_json(&id, &goals)
 }
 
 /// Runs a background unit to its end, records it and delivers its completion.
-async fn run_unit(gw: &Rc<Gateway>, origin: Origin, record: Rc<Record>, tasks: Vec<DelegateTask>) {
-    let (results, total) = run_children(gw, &origin, &tasks, &record.controls, None).await;
+async fn run_unit(gw: &Rc<Gateway>, origin: Origin, record: Rc<Record>, tasks: Vec<DelegateTask>, role: String) {
+    let (results, total) = run_children(gw, &origin, &tasks, &record.controls, None, (1, &role)).await;
     gw.delegations.remove(&record.id);
     let stopped = record.stopped.borrow().clone();
     let status = match &stopped {
@@ -145,16 +142,33 @@ async fn run_unit(gw: &Rc<Gateway>, origin: Origin, record: Rc<Record>, tasks: V
 }
 
 /// The children of one dispatch, side by side; results in task order and the wall time.
+/// `(depth, role)`: how deep the children are and the role they were given.
 async fn run_children(
     gw: &Rc<Gateway>,
     origin: &Origin,
     tasks: &[DelegateTask],
     controls: &[Rc<TurnControl>],
-    heartbeat: Option<Rc<TurnControl>>,
+    heartbeat: Option<(Rc<TurnControl>, std::time::Duration)>,
+    (depth, role): (u32, &str),
 ) -> (Vec<TaskResult>, f64) {
     let started = Instant::now();
+    let cfg = &gw.config.tools.delegation;
     let model = child_model(gw, origin);
     let provider = ProviderChain::new(gw.provider.for_session(&model, origin.reasoning.as_deref()), &gw.fallbacks);
+    // An orchestrator's own delegate_task runs its children here, one level deeper, synchronously.
+    let nested_heartbeat = heartbeat.clone();
+    let nested = move |tasks: Vec<DelegateTask>, role: String, own: Rc<TurnControl>| {
+        let heartbeat = nested_heartbeat.clone();
+        Box::pin(async move {
+            let controls: Vec<Rc<TurnControl>> = tasks.iter().map(|_| Rc::new(TurnControl::new())).collect();
+            let relay = relay_interrupt(own, controls.clone());
+            let (results, total) =
+                Box::pin(run_children(gw, origin, &tasks, &controls, heartbeat, (depth + 1, &role))).await;
+            drop(relay);
+            format::results_json(&results, total)
+        }) as Pin<Box<dyn Future<Output = String> + '_>>
+    };
+    let may_spawn = role == "orchestrator" && cfg.orchestrator_enabled && depth < cfg.max_spawn_depth;
     let setup = ChildSetup {
         provider: &provider,
         tools: gw.tools_for(&origin.source.platform),
@@ -167,14 +181,35 @@ async fn run_children(
         },
         model,
         heartbeat,
+        depth,
+        orchestrator: may_spawn.then_some(&nested as &child::Nested<'_>),
     };
     let runs = tasks
         .iter()
         .zip(controls)
         .enumerate()
         .map(|(i, (t, control))| child::run(&setup, i, &t.goal, t.context.as_deref(), control.clone()));
-    let results = join_all(runs.collect()).await;
+    let (results, spent): (Vec<TaskResult>, Vec<Usage>) = join_all(runs.collect()).await.into_iter().unzip();
+    // The children's tokens and cost count towards the session that asked for them (Hermes).
+    let mut total = Usage::default();
+    for u in &spent {
+        total.add(u);
+    }
+    let session_id = origin.session_id.clone();
+    if let Err(e) = gw.store.call(move |tx| sessions::add_usage(tx, &session_id, &total)).await {
+        log::warn!("cannot add the subagents' usage to session {}: {e}", origin.session_id);
+    }
     (results, started.elapsed().as_secs_f64())
+}
+
+/// Interrupts `children` when `parent` is interrupted, until the returned task is dropped.
+fn relay_interrupt(parent: Rc<TurnControl>, children: Vec<Rc<TurnControl>>) -> smol::Task<()> {
+    runtime::spawn(async move {
+        parent.interrupted().await;
+        for c in &children {
+            c.interrupt("Parent agent interrupted — child did not finish in time");
+        }
+    })
 }
 
 fn child_model(gw: &Gateway, origin: &Origin) -> String {

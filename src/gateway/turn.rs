@@ -344,9 +344,9 @@ impl TurnObserver for Observer<'_> {
     async fn on_host(&mut self, request: HostRequest) {
         let HostRequest { ask, reply } = request;
         match ask {
-            HostAsk::Delegate { tasks, background } => {
+            HostAsk::Delegate { tasks, background, role } => {
                 let origin = self.origin.clone();
-                super::delegations::serve(&self.gw, &self.actor, origin, tasks, background, reply).await;
+                super::delegations::serve(&self.gw, &self.actor, origin, (tasks, &role), background, reply).await;
             }
             ask => {
                 let request = HostRequest { ask, reply };

@@ -50,9 +50,14 @@ fn run(env: &ToolEnv, a: &Object) -> Result<String, String> {
         ));
     }
     let background = args::opt_bool(a, "background")?.unwrap_or(false);
+    let role = match args::opt_string(a, "role")?.as_deref().map(str::trim) {
+        None | Some("" | "leaf") => "leaf",
+        Some("orchestrator") => "orchestrator",
+        Some(other) => return Err(format!("unknown role \"{other}\": use \"leaf\" or \"orchestrator\"")),
+    };
     let answer = env
         .host
-        .ask(HostAsk::Delegate { tasks, background })
+        .ask(HostAsk::Delegate { tasks, background, role: role.into() })
         .ok_or("delegate_task works inside a gateway chat only")?;
     match answer.strip_prefix("error:") {
         Some(why) => Err(why.to_string()),

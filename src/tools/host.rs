@@ -14,7 +14,7 @@ pub enum HostAsk {
     Send { target: String, text: String },
     /// `delegate_task`: the tool result (JSON) or `error:<why>`. Synchronous tasks answer when
     /// every child has finished; background ones at once.
-    Delegate { tasks: Vec<DelegateTask>, background: bool },
+    Delegate { tasks: Vec<DelegateTask>, background: bool, role: String },
 }
 
 /// One subagent's assignment.

@@ -1,9 +1,9 @@
 //! The everyday commands: /start, /help, /commands, /stop, /status, /queue, /steer, /version,
 //! /agents, /background.
 
-use super::custom;
 use super::registry::{self, CommandDef};
 use super::{After, Command, usage};
+use super::{access, custom};
 use crate::gateway::actor::ActorState;
 use crate::gateway::delegations;
 use crate::gateway::texts;
@@ -76,7 +76,7 @@ pub async fn handle(state: &ActorState, row: &InboxRow, cmd: &Command) -> Option
             After::Done
         }
         "agents" => {
-            state.reply(row, &agents_text(state)).await;
+            state.reply(row, &agents_text(state, row)).await;
             After::Done
         }
         _ => return None,
@@ -158,9 +158,12 @@ fn commands_text(gw: &crate::gateway::Gateway, platform: &str, args: &str) -> St
 
 /// `/agents`: the turns running now, across sessions. Delegations and background processes
 /// join this list with the features that start them.
-fn agents_text(state: &ActorState) -> String {
+/// Running turns, background tasks (this chat's; every chat's for an admin) and background
+/// processes (A24).
+fn agents_text(state: &ActorState, row: &InboxRow) -> String {
     let running = state.gw.running_turns();
-    let units = delegations::agents_lines(&state.gw, Some(&state.key));
+    let admin = access::tier(&state.gw.config, &row.event.source) == access::Tier::Admin;
+    let units = delegations::agents_lines(&state.gw, (!admin).then_some(state.key.as_str()));
     let processes = crate::tools::terminal::process::running();
     if running.is_empty() && units.is_empty() && processes.is_empty() {
         return "No agents are running.".into();
@@ -220,7 +223,7 @@ async fn background(state: &ActorState, row: &InboxRow, prompt: &str) -> String 
         reasoning,
     };
     let task = crate::tools::host::DelegateTask { goal: prompt.to_string(), context: None };
-    let answer = delegations::dispatch(&state.gw, origin, vec![task]).await;
+    let answer = delegations::dispatch(&state.gw, origin, vec![task], "leaf").await;
     if let Some(why) = answer.strip_prefix("error:") {
         return format!("❌ {why}");
     }

@@ -96,7 +96,8 @@ fn content_text(v: Option<&Value>) -> String {
 struct State {
     rules: Vec<(String, Reply)>,
     /// Rules on the system message (checked first): a subagent is told apart by its prompt.
-    system_rules: Vec<(String, Reply)>,
+    /// Each rule's replies are given in order; the last one repeats.
+    system_rules: Vec<(String, VecDeque<Reply>)>,
     script: VecDeque<Reply>,
     requests: Vec<LlmRequest>,
     next_id: u64,
@@ -164,9 +165,14 @@ impl FakeLlm {
 
     /// A persistent rule on the system message: when it contains `contains`, answer with
     /// `reply`. Checked before every other rule (subagents have their own system prompt, while
-    /// their goal also appears in the parent's later messages).
+    /// their goal also appears in the parent's later messages). Calling it again with the same
+    /// text queues another reply: they are given in order and the last one repeats.
     pub fn on_system(&self, contains: &str, reply: Reply) {
-        self.shared.state.lock().unwrap().system_rules.push((contains.to_string(), reply));
+        let mut st = self.shared.state.lock().unwrap();
+        match st.system_rules.iter_mut().find(|(needle, _)| needle == contains) {
+            Some((_, replies)) => replies.push_back(reply),
+            None => st.system_rules.push((contains.to_string(), VecDeque::from([reply]))),
+        }
     }
 
     /// Every chat completion request so far, in arrival order.
@@ -211,12 +217,13 @@ fn handle(shared: &Shared, req: &Request, resp: &mut Responder) {
         let last = parsed.last_user().unwrap_or("").to_string();
         let system = parsed.messages.iter().find(|(r, _)| r == "system").map(|(_, c)| c.as_str()).unwrap_or("");
         let system = if system.is_empty() { parsed.system.as_str() } else { system };
-        let reply = st
+        let by_system = st
             .system_rules
-            .iter()
+            .iter_mut()
             .find(|(needle, _)| system.contains(needle.as_str()))
-            .or_else(|| st.rules.iter().find(|(needle, _)| last.contains(needle.as_str())))
-            .map(|(_, r)| r.clone())
+            .map(|(_, replies)| if replies.len() > 1 { replies.pop_front().unwrap() } else { replies[0].clone() });
+        let reply = by_system
+            .or_else(|| st.rules.iter().find(|(needle, _)| last.contains(needle.as_str())).map(|(_, r)| r.clone()))
             .or_else(|| st.script.pop_front())
             .unwrap_or_else(|| Reply::text(format!("echo: {last}")));
         st.next_id += 1;
