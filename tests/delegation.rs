@@ -189,7 +189,7 @@ fn stop_when_idle_stops_the_background_task_and_tells_the_chat_and_agents_lists_
 }
 
 #[test]
-fn a_task_running_at_a_crash_is_reported_lost_and_an_undelivered_result_is_delivered_once() {
+fn after_a_crash_a_running_task_is_reported_lost_an_undelivered_result_comes_once_and_an_ended_sessions_is_dropped() {
     let (tg, llm, home) = setup("");
     let gate = Gate::new();
     llm.on_system(CHILD, Reply::text("too late").hold(&gate));
@@ -220,6 +220,21 @@ fn a_task_running_at_a_crash_is_reported_lost_and_an_undelivered_result_is_deliv
         ],
     )
     .unwrap();
+    // And one whose session has ended since: dropped with a log line, never a turn.
+    db.execute(
+        "INSERT INTO sessions(id, key, platform, created_at, updated_at, ended_at) \
+         VALUES ('s-old', 'old-key', 'telegram', 1.0, 1.0, 2.0)",
+        [],
+    )
+    .unwrap();
+    db.execute(
+        "INSERT INTO delegations(id, session_id, session_key, source_json, goal_json, role, model, status, \
+         dispatched_at, completed_at, result_json) SELECT 'deleg_0000gone', 's-old', 'old-key', source_json, \
+         '[\"stale goal\"]', 'leaf', 'test-model', 'completed', dispatched_at, completed_at, result_json \
+         FROM delegations WHERE id = 'deleg_0000done'",
+        [],
+    )
+    .unwrap();
     drop(db);
     llm.push(Reply::text("the cache result is in"));
 
@@ -236,7 +251,11 @@ fn a_task_running_at_a_crash_is_reported_lost_and_an_undelivered_result_is_deliv
     let _gw = Gateway::start(bin(), &home);
     tg.user_says(&dm(), &ann(), "still there?");
     wait_text(&tg, 42, "echo: still there?");
-    assert_eq!(completions(&llm).len(), 1, "delivered exactly once");
+    assert_eq!(completions(&llm).len(), 1, "delivered exactly once, and the ended session's never");
+    let db = rusqlite::Connection::open(home.path().join("lite.db")).unwrap();
+    let gone: Option<f64> =
+        db.query_row("SELECT delivered_at FROM delegations WHERE id = 'deleg_0000gone'", [], |r| r.get(0)).unwrap();
+    assert!(gone.is_some(), "the dropped result is marked, so it is not retried");
     let lost_count = tg.sent().iter().filter(|m| m.text.contains("was lost")).count();
     assert_eq!(lost_count, 1, "the lost notice went out once");
 }
