@@ -85,9 +85,10 @@ pub fn to_html(markdown: &str) -> String {
             out.push_str(&format!("<h{hashes}>{}</h{hashes}>", inline(text, Mode::Html, Styles::default())));
             continue;
         }
-        let bullet = ["- ", "* ", "+ "].iter().find_map(|b| trimmed.strip_prefix(b)).filter(|rest| {
-            !(rest.trim().chars().all(|c| c == '-' || c == '*') && !rest.trim().is_empty())
-        });
+        let bullet = ["- ", "* ", "+ "]
+            .iter()
+            .find_map(|b| trimmed.strip_prefix(b))
+            .filter(|rest| !rest.trim().chars().all(|c| c == '-' || c == '*') || rest.trim().is_empty());
         let digits = trimmed.bytes().take_while(u8::is_ascii_digit).count();
         let numbered = if (1..=9).contains(&digits) {
             let after = &trimmed[digits..];
@@ -466,13 +467,19 @@ mod tests {
         let cases = [
             ("hello", "<p>hello</p>"),
             ("a < b & \"c\"", "<p>a &lt; b &amp; &quot;c&quot;</p>"),
-            ("**bold** _it_ ~~no~~ `x<y`", "<p><strong>bold</strong> <em>it</em> <del>no</del> <code>x&lt;y</code></p>"),
+            (
+                "**bold** _it_ ~~no~~ `x<y`",
+                "<p><strong>bold</strong> <em>it</em> <del>no</del> <code>x&lt;y</code></p>",
+            ),
             ("line one\nline two\n\nnext", "<p>line one<br>line two</p><p>next</p>"),
             ("# Title\ntext", "<h1>Title</h1><p>text</p>"),
             ("- a\n- b\n1. c", "<ul><li>a</li><li>b</li></ul><ol><li>c</li></ol>"),
             ("> quoted", "<blockquote>quoted</blockquote>"),
             ("[site](https://x.org/?a=1&b=2)", "<p><a href=\"https://x.org/?a=1&amp;b=2\">site</a></p>"),
-            ("```rust\nfn a() -> u8 { 1 }\n```", "<pre><code class=\"language-rust\">fn a() -&gt; u8 { 1 }\n</code></pre>"),
+            (
+                "```rust\nfn a() -> u8 { 1 }\n```",
+                "<pre><code class=\"language-rust\">fn a() -&gt; u8 { 1 }\n</code></pre>",
+            ),
             ("```\nopen", "<pre><code>open\n</code></pre>"),
             ("snake_case_name", "<p>snake_case_name</p>"),
             ("<script>", "<p>&lt;script&gt;</p>"),
