@@ -223,7 +223,10 @@ impl Adapter for MatrixAdapter {
     fn typing(&self, chat: &ChatRef) -> Result<(), SendError> {
         let path = format!("/rooms/{}/typing/{}", enc(&chat.chat_id), enc(&self.shared.bot.user_id));
         let body = obj([("typing", Value::Bool(true)), ("timeout", n(TYPING_TIMEOUT.as_millis() as u64))]);
-        self.shared.api.call(&self.shared.agent, "PUT", &path, "", Some(&body), BODY_LIMIT).map_err(|e| e.to_send_error())?;
+        self.shared
+            .api
+            .call(&self.shared.agent, "PUT", &path, "", Some(&body), BODY_LIMIT)
+            .map_err(|e| e.to_send_error())?;
         self.shared.typing_rooms.lock().unwrap_or_else(|e| e.into_inner()).insert(chat.chat_id.clone());
         Ok(())
     }

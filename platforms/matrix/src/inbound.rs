@@ -105,7 +105,11 @@ pub(crate) fn convert(
         let free = config.free_response_rooms.iter().any(|r| r == room_id);
         let replied_to_bot = reply_to.as_ref().is_some_and(|r| r.is_own);
         let in_bot_thread = thread_id.as_deref().is_some_and(own_events);
-        if config.require_mention && !free && !replied_to_bot && !in_bot_thread && !mentions(&content, &body_source, bot)
+        if config.require_mention
+            && !free
+            && !replied_to_bot
+            && !in_bot_thread
+            && !mentions(&content, &body_source, bot)
         {
             return Intake::Skip("room message without a mention");
         }
@@ -118,9 +122,7 @@ pub(crate) fn convert(
         chat_name: room.name.clone(),
         chat_type: if dm { ChatType::Dm } else { ChatType::Group },
         user_id: Some(sender.to_string()),
-        user_name: Some(
-            room.members.get(sender).cloned().flatten().unwrap_or_else(|| localpart(sender).to_string()),
-        ),
+        user_name: Some(room.members.get(sender).cloned().flatten().unwrap_or_else(|| localpart(sender).to_string())),
         thread_id,
         is_bot: false,
     };
@@ -135,8 +137,7 @@ pub(crate) fn convert(
 /// name in the body (or a matrix.to pill in the HTML).
 pub(crate) fn mentions(content: &Value, body_source: &Value, bot: &BotIdentity) -> bool {
     for c in [content, body_source] {
-        if array_at(c, &["m.mentions", "user_ids"]).iter().any(|u| matches!(u, Value::String(s) if *s == bot.user_id))
-        {
+        if array_at(c, &["m.mentions", "user_ids"]).iter().any(|u| matches!(u, Value::String(s) if *s == bot.user_id)) {
             return true;
         }
     }
@@ -175,8 +176,7 @@ fn strip_mention(text: &str, bot: &BotIdentity) -> String {
         candidates.push(name);
     }
     for c in candidates {
-        if trimmed.len() >= c.len() && trimmed.is_char_boundary(c.len()) && trimmed[..c.len()].eq_ignore_ascii_case(c)
-        {
+        if trimmed.len() >= c.len() && trimmed.is_char_boundary(c.len()) && trimmed[..c.len()].eq_ignore_ascii_case(c) {
             let rest = trimmed[c.len()..].trim_start_matches([':', ',']).trim_start();
             if !rest.is_empty() {
                 return rest.to_string();

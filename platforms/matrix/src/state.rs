@@ -1,8 +1,8 @@
 //! What the adapter and the sync thread share, and the stored cursor.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hermes_platform::Liveness;
@@ -87,10 +87,8 @@ impl Shared {
 
     /// A transaction id for a send without an idempotency key: unique per process run.
     pub fn fresh_txn(&self) -> String {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         format!("hl{nanos:x}.{}", self.txn_seq.fetch_add(1, Ordering::Relaxed))
     }
 
@@ -125,7 +123,10 @@ impl Shared {
         if let Ok(v) = self.api.call(&self.agent, "GET", &path, "", None, BODY_LIMIT) {
             info.name = str_at(&v, &["name"]).map(str::to_string);
         }
-        self.rooms.lock().unwrap_or_else(|e| e.into_inner()).insert(room_id.to_string(), (Instant::now(), info.clone()));
+        self.rooms
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(room_id.to_string(), (Instant::now(), info.clone()));
         info
     }
 

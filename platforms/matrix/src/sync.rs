@@ -14,8 +14,8 @@ use hermes_platform::{InboundSink, MessageEvent, SubmitError};
 use miniserde::json::Value;
 
 use crate::api::{ApiError, SYNC_BODY_LIMIT, enc};
-use crate::connect::login;
 use crate::config::Auth;
+use crate::connect::login;
 use crate::inbound::{Intake, convert};
 use crate::json::{array_at, bool_at, entries, obj, s, str_at};
 use crate::state::Shared;

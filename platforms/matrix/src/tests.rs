@@ -129,7 +129,10 @@ fn rooms_need_a_mention() {
         &cfg,
     ));
     assert_eq!(e.text, "ping");
-    assert!(matches!(intake(&message(r#"{"msgtype":"m.text","body":"hermesbot rocks"}"#), &group, &cfg), Intake::Skip(_)));
+    assert!(matches!(
+        intake(&message(r#"{"msgtype":"m.text","body":"hermesbot rocks"}"#), &group, &cfg),
+        Intake::Skip(_)
+    ));
     let e = event(intake(&message(r#"{"msgtype":"m.text","body":"@hermes:localhost hi"}"#), &group, &cfg));
     assert_eq!(e.text, "hi");
     // A reply to the bot counts as a mention.
@@ -181,11 +184,16 @@ fn threads_replies_edits_and_others() {
         &dm,
         &cfg,
     ));
-    assert_eq!((e.kind, e.text.as_str(), e.message_id.as_str(), e.message_key.as_str()), (EventKind::Edit, "fixed", "$orig", "$e1"));
+    assert_eq!(
+        (e.kind, e.text.as_str(), e.message_id.as_str(), e.message_key.as_str()),
+        (EventKind::Edit, "fixed", "$orig", "$e1")
+    );
     assert!(matches!(intake(&message(r#"{"msgtype":"m.notice","body":"bot talk"}"#), &dm, &cfg), Intake::Skip(_)));
     let enc = ev(r#"{"type":"m.room.encrypted","sender":"@alice:localhost","event_id":"$z","content":{}}"#);
     assert!(matches!(intake(&enc, &dm, &cfg), Intake::Encrypted));
-    let own = ev(r#"{"type":"m.room.message","sender":"@hermes:localhost","event_id":"$o","content":{"msgtype":"m.text","body":"x"}}"#);
+    let own = ev(
+        r#"{"type":"m.room.message","sender":"@hermes:localhost","event_id":"$o","content":{"msgtype":"m.text","body":"x"}}"#,
+    );
     assert!(matches!(intake(&own, &dm, &cfg), Intake::Skip(_)));
     assert_eq!(strip_reply_fallback("> not a fallback"), "> not a fallback");
 }
