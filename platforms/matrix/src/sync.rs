@@ -7,7 +7,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hermes_platform::backoff::Backoff;
 use hermes_platform::{InboundSink, MessageEvent, SubmitError};
@@ -23,6 +23,9 @@ use crate::state::Shared;
 /// Timeline messages (clear and encrypted) and membership; no presence, account data,
 /// receipts or typing.
 pub(crate) const FILTER: &str = r#"{"presence":{"not_types":["*"]},"account_data":{"not_types":["*"]},"room":{"timeline":{"types":["m.room.message","m.room.encrypted","m.room.member"],"limit":50},"state":{"types":["m.room.member"],"lazy_load_members":true},"ephemeral":{"not_types":["*"]},"account_data":{"not_types":["*"]}}}"#;
+
+/// How long a `since` that carried no events may stay unstored.
+const CURSOR_IDLE_STORE: Duration = Duration::from_secs(60);
 
 pub(crate) const ENCRYPTION_NOTICE: &str = "🔒 This room is end-to-end encrypted, and hermes-lite cannot read encrypted messages yet. Please talk to me in an unencrypted room or a direct chat without encryption.";
 
@@ -56,6 +59,7 @@ impl Syncer {
 
     fn sync_loop(&mut self) {
         let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+        let mut last_store = Instant::now();
         while !self.shared.stopped() {
             let since = self.since();
             // The first sync after login only learns where "now" is: history is not ours.
@@ -96,8 +100,18 @@ impl Syncer {
             if since.is_none() {
                 log::info!("matrix: first sync: history skipped, listening from now on");
             }
-            if events.is_empty() && since.as_deref() == Some(next.as_str()) && !self.dirty {
-                continue;
+            // A batch with nothing for the gateway (our own echoes while streaming, membership)
+            // moves `since` in memory only; it is stored with the next events or every
+            // CURSOR_IDLE_STORE. Replaying such a stretch after a crash delivers nothing new
+            // (the inbox drops event ids it has).
+            if events.is_empty() && encrypted.is_empty() && !self.dirty && since.is_some() {
+                if since.as_deref() != Some(next.as_str()) && last_store.elapsed() < CURSOR_IDLE_STORE {
+                    self.shared.stored.lock().unwrap_or_else(|e| e.into_inner()).since = Some(next);
+                    continue;
+                }
+                if since.as_deref() == Some(next.as_str()) {
+                    continue;
+                }
             }
             let cursor = {
                 let mut stored = self.shared.stored.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -109,6 +123,7 @@ impl Syncer {
             }
             *self.shared.stored.lock().unwrap_or_else(|e| e.into_inner()) = cursor;
             self.dirty = false;
+            last_store = Instant::now();
             for room in encrypted {
                 self.notice_encryption(&room);
             }

@@ -235,3 +235,27 @@ fn stored_cursor_round_trips() {
     assert_eq!(Stored::parse(Some("12345")), Stored::default());
     assert_eq!(Stored::parse(None), Stored::default());
 }
+
+#[test]
+fn errors_map_to_send_errors() {
+    use crate::api::ApiError;
+    use hermes_platform::SendError;
+    use std::time::Duration;
+    let status = |code: u16, errcode: &str, retry_ms: Option<u64>| ApiError::Status {
+        code,
+        errcode: errcode.into(),
+        error: "why".into(),
+        retry_after: retry_ms.map(Duration::from_millis),
+    };
+    assert_eq!(
+        status(429, "M_LIMIT_EXCEEDED", Some(1500)).to_send_error(),
+        SendError::RateLimited { retry_after: Duration::from_millis(1500) }
+    );
+    assert_eq!(status(429, "M_LIMIT_EXCEEDED", Some(1500)).rate_limit(), Some(Duration::from_millis(1500)));
+    assert_eq!(status(403, "M_FORBIDDEN", None).to_send_error(), SendError::Forbidden("why".into()));
+    assert_eq!(status(404, "M_NOT_FOUND", None).to_send_error(), SendError::NotFound("why".into()));
+    assert_eq!(status(413, "M_TOO_LARGE", None).to_send_error(), SendError::TooLong);
+    assert!(status(401, "M_UNKNOWN_TOKEN", None).is_unknown_token());
+    assert!(matches!(status(502, "", None).to_send_error(), SendError::Transient { maybe_delivered: false, .. }));
+    assert!(matches!(ApiError::Lost("x".into()).to_send_error(), SendError::Transient { maybe_delivered: true, .. }));
+}
