@@ -110,6 +110,8 @@ impl Outlet {
         let mut network_failures = 0;
         let mut rate_waits = 0;
         let mut noted = noted;
+        let mut opts = opts;
+        opts.idempotency_key = Some(idem_key.to_string());
         loop {
             if !std::mem::take(&mut noted) {
                 let _ = self.store.call(move |tx| outbox::note_attempt(tx, row_id, store::now())).await;
@@ -171,7 +173,7 @@ impl Outlet {
         if row.state == OutboxState::Sent {
             return;
         }
-        let opts = SendOptions { plain: true, ..Default::default() };
+        let opts = SendOptions { plain: true, idempotency_key: Some(key.clone()), ..Default::default() };
         let sent = runtime::blocking(move || adapter.send_text(&chat, texts::DELIVERY_FAILED, &opts)).await;
         let state = if sent.is_ok() { OutboxState::Sent } else { OutboxState::Failed };
         let id = sent.ok();

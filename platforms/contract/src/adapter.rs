@@ -42,6 +42,10 @@ pub struct SendOptions {
     /// True for the second and later messages of one reply; platforms in reply mode `first`
     /// do not thread those.
     pub continuation: bool,
+    /// The outbox idempotency key of this message, when it has one. Platforms whose API
+    /// deduplicates by a client-chosen id (Matrix transaction ids) derive that id from it, so a
+    /// retried send after a lost answer does not post twice.
+    pub idempotency_key: Option<String>,
 }
 
 /// What kind of file an outbound attachment is.

@@ -4,6 +4,9 @@
 //! converter is conservative: a marker becomes formatting only when it is balanced within the
 //! line, and everything else is escaped literally. The adapter still falls back to
 //! [`to_plain`] when Telegram answers "can't parse entities".
+//!
+//! [`to_html`] gives the HTML subset Matrix clients render in `formatted_body` (paragraphs,
+//! headings, lists, quotes, code, links, emphasis); every other character is escaped.
 
 /// Characters MarkdownV2 reserves outside code.
 const RESERVED: &str = "_*[]()~`>#+-=|{}.!\\";
@@ -12,6 +15,7 @@ const RESERVED: &str = "_*[]()~`>#+-=|{}.!\\";
 enum Mode {
     TelegramV2,
     Plain,
+    Html,
 }
 
 /// The agent's Markdown as Telegram MarkdownV2.
@@ -23,6 +27,121 @@ pub fn to_telegram_v2(markdown: &str) -> String {
 /// become `text (url)`.
 pub fn to_plain(markdown: &str) -> String {
     convert(markdown, Mode::Plain)
+}
+
+/// The agent's Markdown as HTML for Matrix's `formatted_body` (`org.matrix.custom.html`).
+pub fn to_html(markdown: &str) -> String {
+    let mut out = String::new();
+    let mut para: Vec<String> = Vec::new();
+    let mut list: Option<&'static str> = None;
+    let mut fence: Option<String> = None;
+    let flush_para = |out: &mut String, para: &mut Vec<String>| {
+        if !para.is_empty() {
+            out.push_str(&format!("<p>{}</p>", para.join("<br>")));
+            para.clear();
+        }
+    };
+    let close_list = |out: &mut String, list: &mut Option<&'static str>| {
+        if let Some(tag) = list.take() {
+            out.push_str(&format!("</{tag}>"));
+        }
+    };
+    for line in markdown.split('\n') {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        let run = trimmed.bytes().take_while(|&c| c == b'`').count();
+        if let Some(marker) = &fence {
+            if run >= marker.len() && trimmed[run..].trim().is_empty() {
+                fence = None;
+                out.push_str("</code></pre>");
+            } else {
+                out.push_str(&escape_html(line));
+                out.push('\n');
+            }
+            continue;
+        }
+        if run >= 3 && indent <= 3 && !trimmed[run..].contains('`') {
+            flush_para(&mut out, &mut para);
+            close_list(&mut out, &mut list);
+            fence = Some(trimmed[..run].to_string());
+            let lang = trimmed[run..].trim();
+            if lang.is_empty() {
+                out.push_str("<pre><code>");
+            } else {
+                out.push_str(&format!("<pre><code class=\"language-{}\">", escape_html(lang)));
+            }
+            continue;
+        }
+        if trimmed.is_empty() {
+            flush_para(&mut out, &mut para);
+            close_list(&mut out, &mut list);
+            continue;
+        }
+        let hashes = trimmed.bytes().take_while(|&c| c == b'#').count();
+        if (1..=6).contains(&hashes) && trimmed[hashes..].starts_with(' ') {
+            flush_para(&mut out, &mut para);
+            close_list(&mut out, &mut list);
+            let text = trimmed[hashes..].trim().trim_end_matches('#').trim_end();
+            out.push_str(&format!("<h{hashes}>{}</h{hashes}>", inline(text, Mode::Html, Styles::default())));
+            continue;
+        }
+        let bullet = ["- ", "* ", "+ "]
+            .iter()
+            .find_map(|b| trimmed.strip_prefix(b))
+            .filter(|rest| !rest.trim().chars().all(|c| c == '-' || c == '*') || rest.trim().is_empty());
+        let digits = trimmed.bytes().take_while(u8::is_ascii_digit).count();
+        let numbered = if (1..=9).contains(&digits) {
+            let after = &trimmed[digits..];
+            after.strip_prefix(". ").or_else(|| after.strip_prefix(") "))
+        } else {
+            None
+        };
+        if let Some((tag, rest)) = bullet.map(|r| ("ul", r)).or(numbered.map(|r| ("ol", r))) {
+            flush_para(&mut out, &mut para);
+            if list != Some(tag) {
+                close_list(&mut out, &mut list);
+                out.push_str(&format!("<{tag}>"));
+                list = Some(tag);
+            }
+            out.push_str(&format!("<li>{}</li>", inline(rest, Mode::Html, Styles::default())));
+            continue;
+        }
+        close_list(&mut out, &mut list);
+        if let Some(rest) = trimmed.strip_prefix('>') {
+            flush_para(&mut out, &mut para);
+            let rest = rest.strip_prefix(' ').unwrap_or(rest);
+            out.push_str(&format!("<blockquote>{}</blockquote>", inline(rest, Mode::Html, Styles::default())));
+            continue;
+        }
+        if trimmed.chars().all(|c| c == '-' || c == '*' || c == '_' || c == ' ')
+            && trimmed.chars().filter(|c| !c.is_whitespace()).count() >= 3
+        {
+            flush_para(&mut out, &mut para);
+            out.push_str("<hr>");
+            continue;
+        }
+        para.push(inline(trimmed, Mode::Html, Styles::default()));
+    }
+    if fence.is_some() {
+        out.push_str("</code></pre>");
+    }
+    flush_para(&mut out, &mut para);
+    close_list(&mut out, &mut list);
+    out
+}
+
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn convert(markdown: &str, mode: Mode) -> String {
@@ -41,7 +160,7 @@ fn convert(markdown: &str, mode: Mode) -> String {
             } else {
                 out.push(match mode {
                     Mode::TelegramV2 => escape_code(line),
-                    Mode::Plain => line.to_string(),
+                    Mode::Plain | Mode::Html => line.to_string(),
                 });
             }
             continue;
@@ -150,6 +269,8 @@ fn inline(text: &str, mode: Mode, open: Styles) -> String {
                         let code = if code.trim().is_empty() { code } else { code.trim().to_string() };
                         if v2 {
                             out.push_str(&format!("`{}`", escape_code(&code)));
+                        } else if mode == Mode::Html {
+                            out.push_str(&format!("<code>{}</code>", escape_html(&code)));
                         } else {
                             out.push_str(&code);
                         }
@@ -167,6 +288,8 @@ fn inline(text: &str, mode: Mode, open: Styles) -> String {
                     if v2 {
                         let url = url.replace('\\', "\\\\").replace(')', "\\)");
                         out.push_str(&format!("[{label}]({url})"));
+                    } else if mode == Mode::Html {
+                        out.push_str(&format!("<a href=\"{}\">{label}</a>", escape_html(&url)));
                     } else if label == url {
                         out.push_str(&url);
                     } else {
@@ -208,6 +331,13 @@ fn inline(text: &str, mode: Mode, open: Styles) -> String {
                         let inner = inline(&slice(i + width, j), mode, inner_open);
                         if v2 {
                             out.push_str(&format!("{style}{inner}{style}"));
+                        } else if mode == Mode::Html {
+                            let tag = match style {
+                                '~' => "del",
+                                '*' => "strong",
+                                _ => "em",
+                            };
+                            out.push_str(&format!("<{tag}>{inner}</{tag}>"));
                         } else {
                             out.push_str(&inner);
                         }
@@ -309,6 +439,7 @@ fn find_closing(chars: &[char], from: usize, c: char, width: usize) -> Option<us
 fn literal(text: &str, mode: Mode) -> String {
     match mode {
         Mode::Plain => text.to_string(),
+        Mode::Html => escape_html(text),
         Mode::TelegramV2 => {
             let mut out = String::with_capacity(text.len() + 8);
             for c in text.chars() {
@@ -330,6 +461,33 @@ fn escape_code(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn html_for_matrix() {
+        let cases = [
+            ("hello", "<p>hello</p>"),
+            ("a < b & \"c\"", "<p>a &lt; b &amp; &quot;c&quot;</p>"),
+            (
+                "**bold** _it_ ~~no~~ `x<y`",
+                "<p><strong>bold</strong> <em>it</em> <del>no</del> <code>x&lt;y</code></p>",
+            ),
+            ("line one\nline two\n\nnext", "<p>line one<br>line two</p><p>next</p>"),
+            ("# Title\ntext", "<h1>Title</h1><p>text</p>"),
+            ("- a\n- b\n1. c", "<ul><li>a</li><li>b</li></ul><ol><li>c</li></ol>"),
+            ("> quoted", "<blockquote>quoted</blockquote>"),
+            ("[site](https://x.org/?a=1&b=2)", "<p><a href=\"https://x.org/?a=1&amp;b=2\">site</a></p>"),
+            (
+                "```rust\nfn a() -> u8 { 1 }\n```",
+                "<pre><code class=\"language-rust\">fn a() -&gt; u8 { 1 }\n</code></pre>",
+            ),
+            ("```\nopen", "<pre><code>open\n</code></pre>"),
+            ("snake_case_name", "<p>snake_case_name</p>"),
+            ("<script>", "<p>&lt;script&gt;</p>"),
+        ];
+        for (md, html) in cases {
+            assert_eq!(to_html(md), html, "{md:?}");
+        }
+    }
 
     /// A rough MarkdownV2 validity check: outside code every reserved character is escaped or
     /// is a balanced entity marker.
