@@ -9,6 +9,8 @@ pub fn compiled() -> Vec<&'static str> {
     vec![
         #[cfg(feature = "telegram")]
         "telegram",
+        #[cfg(feature = "discord")]
+        "discord",
     ]
 }
 
@@ -18,6 +20,12 @@ pub fn configure(config: &Config) -> (Vec<Box<dyn PlatformConfig>>, Vec<SettingE
     let mut problems = Vec::new();
     #[cfg(feature = "telegram")]
     match hermes_telegram::configure(&config.platform_settings("telegram")) {
+        Configured::Off => {}
+        Configured::On(c) => on.push(Box::new(c)),
+        Configured::Invalid(mut errors) => problems.append(&mut errors),
+    }
+    #[cfg(feature = "discord")]
+    match hermes_discord::configure(&config.platform_settings("discord")) {
         Configured::Off => {}
         Configured::On(c) => on.push(Box::new(c)),
         Configured::Invalid(mut errors) => problems.append(&mut errors),
