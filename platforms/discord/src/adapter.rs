@@ -89,7 +89,10 @@ impl Adapter for DiscordAdapter {
         let mut body = format!(r#"{{"content":{},"allowed_mentions":{NO_MENTIONS}"#, esc(text));
         if let Some(reply) = self.reply_to(opts) {
             // Still sent when the quoted message was deleted meanwhile.
-            body.push_str(&format!(r#","message_reference":{{"message_id":{},"fail_if_not_exists":false}}"#, esc(reply)));
+            body.push_str(&format!(
+                r#","message_reference":{{"message_id":{},"fail_if_not_exists":false}}"#,
+                esc(reply)
+            ));
         }
         body.push('}');
         let path = format!("/channels/{}/messages", channel(chat));

@@ -434,9 +434,7 @@ fn read(ws: &mut Socket) -> Read {
         Ok(WsMessage::Binary(b)) => Read::Text(String::from_utf8_lossy(&b).into_owned()),
         Ok(WsMessage::Close(frame)) => Read::Closed(frame.map(|f| u16::from(f.code))),
         Ok(_) => Read::Idle,
-        Err(tungstenite::Error::Io(e)) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-            Read::Idle
-        }
+        Err(tungstenite::Error::Io(e)) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => Read::Idle,
         Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => Read::Closed(None),
         Err(e) => Read::Failed(e.to_string()),
     }

@@ -81,9 +81,8 @@ pub(crate) fn convert(
         message.referenced_message.as_ref().and_then(|r| r.author.as_ref()).is_some_and(|a| a.id == bot.id);
 
     if !dm {
-        let here = |list: &[String]| {
-            list.iter().any(|c| *c == message.channel_id || parent.is_some_and(|p| p == c.as_str()))
-        };
+        let here =
+            |list: &[String]| list.iter().any(|c| *c == message.channel_id || parent.is_some_and(|p| p == c.as_str()));
         if here(&config.ignored_channels) {
             return None;
         }

@@ -100,7 +100,14 @@ impl Limits {
     }
 
     /// Records a 429 on `route`; returns how long to wait.
-    pub fn limited(&self, route: &str, h: &Headers, body_retry_after: Option<f64>, body_global: bool, now: Instant) -> Duration {
+    pub fn limited(
+        &self,
+        route: &str,
+        h: &Headers,
+        body_retry_after: Option<f64>,
+        body_global: bool,
+        now: Instant,
+    ) -> Duration {
         self.update(route, h, now);
         let wait = secs(body_retry_after.or(h.retry_after).unwrap_or(1.0));
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());

@@ -15,7 +15,11 @@ const BODY_LIMIT: u64 = 4 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum ApiError {
-    Status { code: u16, message: String, error_code: Option<i64> },
+    Status {
+        code: u16,
+        message: String,
+        error_code: Option<i64>,
+    },
     RateLimited(Duration),
     /// The request surely did not leave.
     NotSent(String),

@@ -120,9 +120,8 @@ fn dms_are_taken_and_own_messages_dropped() {
     assert_eq!(e.source.chat_type, ChatType::Dm);
     assert_eq!((e.source.chat_id.as_str(), e.text.as_str()), ("300", "hi there"));
     assert_eq!(e.message_key, "1300000000000000000");
-    let own = message(&format!(
-        r#"{{"id":"1","channel_id":"300","author":{{"id":"{BOT}","bot":true}},"content":"echo"}}"#
-    ));
+    let own =
+        message(&format!(r#"{{"id":"1","channel_id":"300","author":{{"id":"{BOT}","bot":true}},"content":"echo"}}"#));
     assert!(convert(&own, &bot(), &c, &Channels::default()).is_none());
 }
 
