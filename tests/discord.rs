@@ -188,3 +188,27 @@ fn a_bad_token_close_is_fatal_with_a_clear_message() {
     assert!(!dc.gateway_log().iter().any(|e| matches!(e.op, GatewayOp::Resume { .. })), "a fatal close was retried");
     let _ = DISCORD_BOT_ID;
 }
+
+#[test]
+fn after_a_crash_the_stored_cursor_resumes_and_the_missed_message_is_answered() {
+    let dc = FakeDiscord::start();
+    let llm = FakeLlm::start();
+    let (home, mut gw) = start(&dc, &llm, "");
+    dc.dm(ANN_DM, &ann(), "first");
+    wait_content(&dc, ANN_DM, "echo: first");
+    let session = dc.session_ids()[0].clone();
+    let journaled = dc.last_seq(&session);
+    gw.kill9();
+
+    dc.dm(ANN_DM, &ann(), "while you were down");
+    let _gw = Gateway::start(bin(), &home);
+    wait_content(&dc, ANN_DM, "echo: while you were down");
+    let resume = dc.gateway_log().iter().find_map(|e| match &e.op {
+        GatewayOp::Resume { session_id, seq } => Some((session_id.clone(), *seq)),
+        _ => None,
+    });
+    assert_eq!(resume, Some((session, journaled)), "the restart did not resume from the journaled cursor");
+    assert_eq!(identifies(&dc), 1);
+    let firsts = llm.requests().iter().filter(|r| r.last_user() == Some("first")).count();
+    assert_eq!(firsts, 1, "the replay answered an already journaled message again");
+}

@@ -345,7 +345,7 @@ impl Gateway {
             },
             _ => {}
         }
-        let Some(seq) = seq else { return None };
+        let seq = seq?;
         let mut next = self.session.clone();
         next.seq = Some(next.seq.map_or(seq, |s| s.max(seq)));
         if events.is_empty() {
@@ -392,7 +392,7 @@ impl Gateway {
                  for this bot in the Discord developer portal (Bot → Privileged Gateway Intents)"
                     .into(),
             ),
-            Some(c @ (4010 | 4011 | 4012)) => End::Fatal(format!("Discord closed the gateway with fatal code {c}")),
+            Some(c @ 4010..=4012) => End::Fatal(format!("Discord closed the gateway with fatal code {c}")),
             Some(c @ (4007 | 4009)) => {
                 log::info!("discord: the gateway closed with {c}; starting a new session");
                 End::Fresh

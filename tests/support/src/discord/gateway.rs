@@ -49,6 +49,7 @@ fn serve(shared: Arc<Shared>, tcp: TcpStream) {
     let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
     let Ok(handle) = tcp.try_clone() else { return };
     let mut target = String::new();
+    #[allow(clippy::result_large_err)] // tungstenite's callback signature
     let callback = |req: &Request, resp: Response| {
         target = req.uri().to_string();
         Ok(resp)
