@@ -11,6 +11,8 @@ pub fn compiled() -> Vec<&'static str> {
         "telegram",
         #[cfg(feature = "matrix")]
         "matrix",
+        #[cfg(feature = "discord")]
+        "discord",
     ]
 }
 
@@ -26,6 +28,12 @@ pub fn configure(config: &Config) -> (Vec<Box<dyn PlatformConfig>>, Vec<SettingE
     }
     #[cfg(feature = "matrix")]
     match hermes_matrix::configure(&config.platform_settings("matrix")) {
+        Configured::Off => {}
+        Configured::On(c) => on.push(Box::new(c)),
+        Configured::Invalid(mut errors) => problems.append(&mut errors),
+    }
+    #[cfg(feature = "discord")]
+    match hermes_discord::configure(&config.platform_settings("discord")) {
         Configured::Off => {}
         Configured::On(c) => on.push(Box::new(c)),
         Configured::Invalid(mut errors) => problems.append(&mut errors),

@@ -4,6 +4,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::discord::{DISCORD_TOKEN, FakeDiscord};
 use crate::llm::FakeLlm;
 use crate::telegram::{FakeTelegram, TOKEN};
 
@@ -48,6 +49,22 @@ impl HermesHome {
         let titles = if extra_yaml.contains("auxiliary:") { "" } else { NO_TITLES };
         home.write_config(&format!(
             "model:\n  default: test-model\n  provider: custom\n  base_url: {}\n  api_key: sk-test-secret-key-1234\nstreaming:\n  edit_interval: 0.2\n{titles}{extra_yaml}",
+            llm.base_url()
+        ));
+        home
+    }
+
+    /// A home wired to the fake Discord and the fake LLM: `.env` with the Discord token, REST
+    /// base, `DISCORD_ALLOWED_USERS`, a short wait after an Invalid Session, and `extra_env`
+    /// lines; `config.yaml` as in [`HermesHome::standard`].
+    pub fn discord(dc: &FakeDiscord, llm: &FakeLlm, allowed_users: &str, extra_env: &str) -> HermesHome {
+        let home = HermesHome::new("discord");
+        home.write_env(&format!(
+            "DISCORD_BOT_TOKEN={DISCORD_TOKEN}\nDISCORD_API_BASE={}\nDISCORD_ALLOWED_USERS={allowed_users}\nDISCORD_INVALID_SESSION_WAIT_MS=50\n{extra_env}",
+            dc.api_base()
+        ));
+        home.write_config(&format!(
+            "model:\n  default: test-model\n  provider: custom\n  base_url: {}\n  api_key: sk-test-secret-key-1234\nstreaming:\n  edit_interval: 0.2\n{NO_TITLES}",
             llm.base_url()
         ));
         home

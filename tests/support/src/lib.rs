@@ -3,6 +3,7 @@
 //! runs the real gateway binary. Threads and `std::net` only, no async runtime: each fake is a
 //! small HTTP/1.1 server ([`http`]) with its state behind a mutex the test reads.
 
+pub mod discord;
 pub mod gate;
 pub mod home;
 pub mod http;
@@ -14,6 +15,7 @@ pub mod tls;
 
 use std::time::{Duration, Instant};
 
+pub use discord::{DISCORD_BOT_ID, DISCORD_TOKEN, DiscordMessage, DiscordUser, FakeDiscord, GatewayOp};
 pub use gate::Gate;
 pub use home::HermesHome;
 pub use llm::{FakeLlm, LlmRequest, Reply};
