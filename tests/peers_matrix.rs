@@ -198,15 +198,15 @@ impl Synapse {
 
 impl Drop for Synapse {
     fn drop(&mut self) {
-        if let Ok(pid) = fs::read_to_string(self.dir.join("synapse.pid")) {
-            if let Ok(pid) = pid.trim().parse::<libc::pid_t>() {
-                // SAFETY: the pid is the Synapse this test started.
-                unsafe { libc::kill(pid, libc::SIGTERM) };
-                let deadline = Instant::now() + Duration::from_secs(10);
-                // SAFETY: signal 0 only checks that the process still exists.
-                while Instant::now() < deadline && unsafe { libc::kill(pid, 0) } == 0 {
-                    thread::sleep(Duration::from_millis(50));
-                }
+        if let Ok(pid) = fs::read_to_string(self.dir.join("synapse.pid"))
+            && let Ok(pid) = pid.trim().parse::<libc::pid_t>()
+        {
+            // SAFETY: the pid is the Synapse this test started.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            // SAFETY: signal 0 only checks that the process still exists.
+            while Instant::now() < deadline && unsafe { libc::kill(pid, 0) } == 0 {
+                thread::sleep(Duration::from_millis(50));
             }
         }
         if !thread::panicking() {
