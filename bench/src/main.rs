@@ -9,6 +9,7 @@ mod load;
 mod procfs;
 mod report;
 mod run;
+mod three_platforms;
 mod tool_output;
 
 use std::path::{Path, PathBuf};
@@ -77,6 +78,8 @@ fn main() -> ExitCode {
         Some(bin) => {
             let idle = Duration::from_secs(if args.quick { 10 } else { 60 });
             figures.extend(run::measure(bin, &run::Plan { idle, soak: args.soak }));
+            eprintln!("bench: Telegram, Matrix and Discord connected at once");
+            figures.push(three_platforms::measure(bin, &repo, idle));
         }
         None => eprintln!("bench: no binary, so no run"),
     }
