@@ -193,7 +193,7 @@ fn gateway_cmd(parser: &mut lexopt::Parser, global: &Global) -> Result<i32, lexo
     }
     if platforms.is_empty() {
         eprintln!(
-            "config error: no platform is configured. Set TELEGRAM_BOT_TOKEN in {}/.env (see config/.env in the hermes-lite repository).",
+            "config error: no platform is configured. Set TELEGRAM_BOT_TOKEN, MATRIX_HOMESERVER (with a token or a user and password) or DISCORD_BOT_TOKEN in {}/.env (see config/.env in the hermes-lite repository).",
             config.home.display()
         );
         return Ok(exit::CONFIG);
@@ -301,7 +301,9 @@ fn config_cmd(parser: &mut lexopt::Parser, global: &Global) -> Result<i32, lexop
                 println!("warning: {w}");
             }
             if platforms.is_empty() {
-                println!("warning: no platform is configured (set TELEGRAM_BOT_TOKEN)");
+                println!(
+                    "warning: no platform is configured (set TELEGRAM_BOT_TOKEN, MATRIX_HOMESERVER or DISCORD_BOT_TOKEN)"
+                );
             }
             for p in crate::pairing::check_files(&home) {
                 println!("warning: {p} (nobody is approved by pairing from it until it is fixed)");

@@ -212,3 +212,17 @@ fn after_a_crash_the_stored_cursor_resumes_and_the_missed_message_is_answered() 
     let firsts = llm.requests().iter().filter(|r| r.last_user() == Some("first")).count();
     assert_eq!(firsts, 1, "the replay answered an already journaled message again");
 }
+
+#[test]
+fn a_member_with_an_allowed_role_is_answered_without_being_on_the_user_list() {
+    let dc = FakeDiscord::start();
+    let llm = FakeLlm::start();
+    let (_home, _gw) = start(&dc, &llm, "DISCORD_ALLOWED_ROLES=777\n");
+    let bea = DiscordUser::new("430000000000000043", "Bea").with_roles(&["777"]);
+    let cid = DiscordUser::new("440000000000000044", "Cid").with_roles(&["555"]);
+    dc.guild_message(GUILD, GENERAL, &cid, &format!("{} from cid", dc.mention()));
+    dc.guild_message(GUILD, GENERAL, &bea, &format!("{} from bea", dc.mention()));
+    wait_content(&dc, GENERAL, "echo: from bea");
+    let seen: Vec<String> = llm.requests().iter().filter_map(|r| r.last_user().map(str::to_string)).collect();
+    assert_eq!(seen, ["from bea"], "a member without the role never reaches the model");
+}

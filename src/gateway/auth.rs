@@ -3,7 +3,8 @@
 //! Rules, in order: a chat allowlist (`TELEGRAM_GROUP_ALLOWED_CHATS`) for group chats; bots are
 //! refused unless `<P>_ALLOW_BOTS` is `mentions` or `all`; no user id → deny; `<P>_ALLOW_ALL_USERS`
 //! or `GATEWAY_ALLOW_ALL_USERS`; the user id in `<P>_ALLOWED_USERS`, `GATEWAY_ALLOWED_USERS` (or,
-//! in groups, `<P>_GROUP_ALLOWED_USERS`), where `*` means everyone; a pairing approval. There is
+//! in groups, `<P>_GROUP_ALLOWED_USERS`), where `*` means everyone; a role the platform matched
+//! against its own role allowlist (Discord); a pairing approval. There is
 //! no path where a missing or unparsable list or pairing file means "allow".
 
 use hermes_platform::settings::parse_bool;
@@ -51,6 +52,10 @@ pub fn check(config: &Config, source: &Source) -> Verdict {
         lists.push(format!("{p}_GROUP_ALLOWED_USERS"));
     }
     if lists.iter().any(|var| list_matches(config, var, user)) {
+        return Verdict::Allowed;
+    }
+    // The platform admitted the sender by a configured role (Discord DISCORD_ALLOWED_ROLES).
+    if source.role_authorized == Some(true) {
         return Verdict::Allowed;
     }
     // Pairing approvals join the allow rules (a union: the order does not change the verdict).
@@ -212,7 +217,23 @@ mod tests {
             user_name: None,
             thread_id: None,
             is_bot,
+            role_authorized: None,
         }
+    }
+
+    #[test]
+    fn a_role_matched_by_the_platform_admits_and_old_events_without_the_field_still_parse() {
+        let c = test_config(&[]);
+        let mut s = src(ChatType::Group, Some("9"), false);
+        assert_eq!(check(&c, &s), Verdict::Denied);
+        s.role_authorized = Some(true);
+        assert_eq!(check(&c, &s), Verdict::Allowed);
+        // An event journaled before the field existed: the same JSON without it.
+        let new = miniserde::json::to_string(&src(ChatType::Group, Some("9"), false));
+        let old = new.replace(r#","role_authorized":null"#, "");
+        assert!(!old.contains("role_authorized"), "{new}");
+        let parsed: Source = miniserde::json::from_str(&old).expect("journaled before the field existed");
+        assert_eq!(parsed.role_authorized, None);
     }
 
     /// The environment, the event's source, and the verdict expected.

@@ -65,6 +65,7 @@ mod tests {
             user_name: None,
             thread_id: thread.map(str::to_string),
             is_bot: false,
+            role_authorized: None,
         }
     }
 

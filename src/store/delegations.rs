@@ -188,6 +188,7 @@ mod tests {
                 user_name: Some("ann".into()),
                 thread_id: None,
                 is_bot: false,
+                role_authorized: None,
             },
             goals: vec!["find the bug".into(), "write \"tests\"".into()],
             context: Some("repo at /src".into()),

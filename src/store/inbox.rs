@@ -145,6 +145,7 @@ mod tests {
             user_name: None,
             thread_id: None,
             is_bot: false,
+            role_authorized: None,
         };
         MessageEvent::text(source, "9", key, "hi", 0.0)
     }

@@ -93,6 +93,7 @@ mod tests {
             user_name: None,
             thread_id: None,
             is_bot: false,
+            role_authorized: None,
         });
         let server = std::thread::spawn(move || {
             for answer in ["blue", ""] {

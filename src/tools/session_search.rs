@@ -134,6 +134,7 @@ mod tests {
             user_name: None,
             thread_id: None,
             is_bot: false,
+            role_authorized: None,
         });
         env
     }

@@ -65,6 +65,10 @@ pub struct Source {
     /// Thread or forum topic inside the chat (Telegram `message_thread_id`, Matrix `m.thread`).
     pub thread_id: Option<String>,
     pub is_bot: bool,
+    /// The platform's own rules admitted the sender by a role (Discord `DISCORD_ALLOWED_ROLES`):
+    /// the gateway's access check counts it as an allowlist match. `None` everywhere else;
+    /// missing in events journaled before it existed.
+    pub role_authorized: Option<bool>,
 }
 
 /// The message this event replies to, when the platform says so.
@@ -140,6 +144,7 @@ mod tests {
             user_name: Some("ann".into()),
             thread_id: None,
             is_bot: false,
+            role_authorized: None,
         };
         let mut event = MessageEvent::text(source, "7", "1001", "hello", 1700000000.0);
         event.media.push(Media { path: "/tmp/a.jpg".into(), mime: "image/jpeg".into() });

@@ -74,6 +74,7 @@ pub(crate) fn convert(
 
     let dm = message.guild_id.is_none();
     let parent = if dm { None } else { channels.thread_parent(&message.channel_id) };
+    let mut by_role = false;
     let mentioned = message.mentions.as_deref().unwrap_or(&[]).iter().any(|u| u.id == bot.id)
         || raw.contains(&format!("<@{}>", bot.id))
         || raw.contains(&format!("<@!{}>", bot.id));
@@ -97,7 +98,7 @@ pub(crate) fn convert(
         }
         if !config.allowed_roles.is_empty() {
             let roles = message.member.as_ref().and_then(|m| m.roles.as_deref()).unwrap_or(&[]);
-            let by_role = roles.iter().any(|r| config.allowed_roles.contains(r));
+            by_role = roles.iter().any(|r| config.allowed_roles.contains(r));
             let by_user = config.allowed_users.iter().any(|u| u == "*" || *u == message.author.id);
             if !by_role && !by_user {
                 log::debug!("discord: {} has none of DISCORD_ALLOWED_ROLES", message.author.id);
@@ -129,6 +130,8 @@ pub(crate) fn convert(
         user_name,
         thread_id,
         is_bot,
+        // A role from DISCORD_ALLOWED_ROLES admits the sender like an allowlisted user id.
+        role_authorized: by_role.then_some(true),
     };
     let mut event = MessageEvent::text(source, &message.id, &message.id, &text, snowflake_time(&message.id));
     if text.is_empty()

@@ -153,9 +153,10 @@ fn channel_and_role_lists() {
     assert!(convert(&m, &bot(), &config(&[("DISCORD_ALLOWED_CHANNELS", "201")]), &ch).is_none());
     assert!(convert(&m, &bot(), &config(&[("DISCORD_ALLOWED_CHANNELS", "201,200")]), &ch).is_some());
     assert!(convert(&m, &bot(), &config(&[("DISCORD_ALLOWED_ROLES", "8")]), &ch).is_none());
-    assert!(convert(&m, &bot(), &config(&[("DISCORD_ALLOWED_ROLES", "8,7")]), &ch).is_some());
+    let by_role = convert(&m, &bot(), &config(&[("DISCORD_ALLOWED_ROLES", "8,7")]), &ch).expect("admitted by role");
+    assert_eq!(by_role.source.role_authorized, Some(true), "the gateway's check learns it was a role");
     let by_user = config(&[("DISCORD_ALLOWED_ROLES", "8"), ("DISCORD_ALLOWED_USERS", "42")]);
-    assert!(convert(&m, &bot(), &by_user, &ch).is_some());
+    assert_eq!(convert(&m, &bot(), &by_user, &ch).expect("admitted by id").source.role_authorized, None);
 }
 
 #[test]

@@ -125,6 +125,7 @@ pub(crate) fn convert(
         user_name: Some(room.members.get(sender).cloned().flatten().unwrap_or_else(|| localpart(sender).to_string())),
         thread_id,
         is_bot: false,
+        role_authorized: None,
     };
     let ts = u64_at(ev, &["origin_server_ts"]).map(|ms| ms as f64 / 1000.0).unwrap_or(0.0);
     let mut event = MessageEvent::text(source, &message_id, event_id, &text, ts);

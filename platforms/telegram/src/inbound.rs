@@ -126,6 +126,7 @@ fn message_event(
         user_name: message.from.as_ref().map(user_name),
         thread_id,
         is_bot: sender_is_bot,
+        role_authorized: None,
     };
     let timestamp = match kind {
         EventKind::Edit => message.edit_date.or(message.date),
@@ -160,6 +161,7 @@ fn callback_event(query: &CallbackQuery, update_id: &str) -> Option<MessageEvent
         user_name: Some(user_name(&query.from)),
         thread_id,
         is_bot: query.from.is_bot.unwrap_or(false),
+        role_authorized: None,
     };
     let data = query.data.as_deref().unwrap_or("");
     let mut event =
@@ -189,6 +191,7 @@ fn reaction_event(reaction: &MessageReaction, update_id: &str, config: &Telegram
         user_name: Some(user_name(user)),
         thread_id: None,
         is_bot: user.is_bot.unwrap_or(false),
+        role_authorized: None,
     };
     let mut event = MessageEvent::text(
         source,
