@@ -226,3 +226,24 @@ fn a_member_with_an_allowed_role_is_answered_without_being_on_the_user_list() {
     let seen: Vec<String> = llm.requests().iter().filter_map(|r| r.last_user().map(str::to_string)).collect();
     assert_eq!(seen, ["from bea"], "a member without the role never reaches the model");
 }
+
+#[test]
+fn a_clean_restart_resumes_too_and_answers_what_arrived_meanwhile() {
+    let dc = FakeDiscord::start();
+    let llm = FakeLlm::start();
+    let (home, mut gw) = start(&dc, &llm, "");
+    dc.dm(ANN_DM, &ann(), "before the restart");
+    wait_content(&dc, ANN_DM, "echo: before the restart");
+    gw.terminate();
+    assert_eq!(gw.wait_exit(WAIT), Some(0));
+    let closed = dc.gateway_log().iter().find_map(|e| match e.op {
+        GatewayOp::Closed { code } => Some(code),
+        _ => None,
+    });
+    assert_ne!(closed, Some(Some(1000)), "a 1000 close would end the Discord session");
+
+    dc.dm(ANN_DM, &ann(), "sent during the restart");
+    let _gw = Gateway::start(bin(), &home);
+    wait_content(&dc, ANN_DM, "echo: sent during the restart");
+    assert_eq!(identifies(&dc), 1, "resumed, not identified anew");
+}

@@ -139,7 +139,9 @@ impl Gateway {
             let end = self.serve(&mut ws, &tcp);
             match end {
                 End::Stop => {
-                    let _ = ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: "".into() }));
+                    // Not 1000: Discord would end the session, and the next start (a restart, an
+                    // upgrade) could not resume it and replay what arrived meanwhile.
+                    let _ = ws.close(Some(CloseFrame { code: CloseCode::from(4000), reason: "stopping".into() }));
                     let _ = ws.flush();
                     return;
                 }

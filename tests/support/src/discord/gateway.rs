@@ -82,7 +82,15 @@ fn serve(shared: Arc<Shared>, tcp: TcpStream) {
                 }
             }
             Ok(Message::Close(frame)) => {
-                record(&shared, conn, GatewayOp::Closed { code: frame.map(|f| u16::from(f.code)) });
+                let code = frame.map(|f| u16::from(f.code));
+                // Discord: a client close with 1000 or 1001 ends the session (no Resume after it).
+                if matches!(code, Some(1000 | 1001))
+                    && let Some(id) = &session
+                    && let Some(s) = shared.state.lock().unwrap().sessions.get_mut(id)
+                {
+                    s.dead = true;
+                }
+                record(&shared, conn, GatewayOp::Closed { code });
                 let _ = ws.flush();
                 return;
             }
