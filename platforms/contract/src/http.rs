@@ -43,6 +43,29 @@ pub struct AgentOptions {
     pub allow_address: Option<fn(std::net::IpAddr) -> bool>,
 }
 
+/// True when `error` happened before the request left (resolve, connect, TLS, a bad URL or
+/// proxy): the call surely was not sent and may be retried without a duplicate. Everything else
+/// (a timeout or reset after sending, a broken read) may have reached the server.
+pub fn never_left(error: &ureq::Error) -> bool {
+    use std::io::ErrorKind as K;
+    use ureq::Error as E;
+    use ureq::Timeout as T;
+    match error {
+        E::HostNotFound
+        | E::ConnectionFailed
+        | E::BadUri(_)
+        | E::Tls(_)
+        | E::Rustls(_)
+        | E::InvalidProxyUrl
+        | E::ConnectProxyFailed(_)
+        | E::Timeout(T::Resolve | T::Connect | T::SendRequest) => true,
+        E::Io(io) => {
+            matches!(io.kind(), K::ConnectionRefused | K::AddrNotAvailable | K::HostUnreachable | K::NetworkUnreachable)
+        }
+        _ => false,
+    }
+}
+
 /// The `User-Agent` of every request: `hermes-lite/<version>`.
 pub fn user_agent() -> String {
     format!("hermes-lite/{}", env!("CARGO_PKG_VERSION"))

@@ -142,24 +142,12 @@ fn rate_headers(h: &ureq::http::HeaderMap) -> Headers {
     }
 }
 
-/// Sorts a ureq error into "surely not sent" and "maybe sent".
+/// Sorts a ureq error into "surely not sent" and "maybe sent" (after a read began: maybe sent).
 fn network_error(route: &str, error: &ureq::Error, reading: bool) -> ApiError {
-    use ureq::Error as E;
-    use ureq::Timeout as T;
     let message = format!("{route}: {error}");
-    if reading {
-        return ApiError::Lost(message);
-    }
-    match error {
-        E::HostNotFound
-        | E::ConnectionFailed
-        | E::BadUri(_)
-        | E::Tls(_)
-        | E::Rustls(_)
-        | E::InvalidProxyUrl
-        | E::ConnectProxyFailed(_)
-        | E::Timeout(T::Resolve | T::Connect | T::SendRequest) => ApiError::NotSent(message),
-        E::Io(io) if matches!(io.kind(), std::io::ErrorKind::ConnectionRefused) => ApiError::NotSent(message),
-        _ => ApiError::Lost(message),
+    if !reading && hermes_platform::http::never_left(error) {
+        ApiError::NotSent(message)
+    } else {
+        ApiError::Lost(message)
     }
 }

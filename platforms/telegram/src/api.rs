@@ -200,31 +200,12 @@ fn read_answer(
     Err(ApiError::Status { code, description, retry_after })
 }
 
-/// Sorts a ureq error into "surely not sent" and "maybe sent". Without `reading`, only errors
-/// that happen before the request leaves (resolve, connect, TLS, bad URL) count as not sent.
+/// Sorts a ureq error into "surely not sent" and "maybe sent" (after a read began: maybe sent).
 fn network_error(method: &str, error: &ureq::Error, reading: bool) -> ApiError {
-    use ureq::Error as E;
-    use ureq::Timeout as T;
     let message = format!("{method}: {error}");
-    if reading {
-        return ApiError::Lost(message);
+    if !reading && hermes_platform::http::never_left(error) {
+        ApiError::NotSent(message)
+    } else {
+        ApiError::Lost(message)
     }
-    match error {
-        E::HostNotFound
-        | E::ConnectionFailed
-        | E::BadUri(_)
-        | E::Tls(_)
-        | E::Rustls(_)
-        | E::InvalidProxyUrl
-        | E::ConnectProxyFailed(_)
-        | E::Timeout(T::Resolve | T::Connect | T::SendRequest) => ApiError::NotSent(message),
-        E::Io(io) if refused(io.kind()) => ApiError::NotSent(message),
-        _ => ApiError::Lost(message),
-    }
-}
-
-/// Socket errors that mean no connection was made, so nothing was sent.
-fn refused(kind: std::io::ErrorKind) -> bool {
-    use std::io::ErrorKind as K;
-    matches!(kind, K::ConnectionRefused | K::AddrNotAvailable | K::HostUnreachable | K::NetworkUnreachable)
 }
