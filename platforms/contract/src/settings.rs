@@ -145,6 +145,53 @@ impl Settings {
     pub fn key_path(&self, key: &str) -> String {
         format!("platforms.{}.{}", self.platform, key)
     }
+
+    /// The name a problem is reported under: the variable when it is set, else the config key.
+    pub fn key_name(&self, env_name: &str, config_key: &str) -> String {
+        if self.env(env_name).is_some() { env_name.to_string() } else { self.key_path(config_key) }
+    }
+
+    /// The switch of a platform that runs on a bot token (`<env_name>` or `token`): `None` when
+    /// the platform is off (`enabled: false`, or no token and `enabled` not written as true); else
+    /// the trimmed token. A token with spaces or `/` (`malformed` says what was expected) and a
+    /// missing one while `enabled: true` (`missing`) are pushed to `errors`, with `Some("")`.
+    pub fn bot_token(
+        &self,
+        env_name: &str,
+        malformed: &str,
+        missing: &str,
+        errors: &mut Vec<SettingError>,
+    ) -> Option<String> {
+        let enabled = self.enabled_explicit().unwrap_or_else(|e| {
+            errors.push(e);
+            None
+        });
+        let token = self.get(env_name, "token");
+        if enabled == Some(false) || (token.is_none() && enabled != Some(true)) {
+            return None;
+        }
+        Some(match token {
+            Some(t) if t.value.trim().contains(char::is_whitespace) || t.value.trim().contains('/') => {
+                errors.push(SettingError {
+                    key: self.key_name(env_name, "token"),
+                    origin: t.origin,
+                    found: Some(mask_secret(t.value.trim())),
+                    expected: malformed.into(),
+                });
+                String::new()
+            }
+            Some(t) => t.value.trim().to_string(),
+            None => {
+                errors.push(SettingError {
+                    key: env_name.into(),
+                    origin: "env".into(),
+                    found: None,
+                    expected: format!("{missing}, because {} is true", self.key_path("enabled")),
+                });
+                String::new()
+            }
+        })
+    }
 }
 
 /// YAML 1.1 / env style booleans.

@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use hermes_platform::settings::mask_secret;
 use hermes_platform::{Configured, SettingError, Settings};
 
 pub const DEFAULT_API_BASE: &str = "https://discord.com/api/v10";
@@ -51,37 +50,14 @@ pub struct DiscordConfig {
 /// Reads Discord's settings. `Off` when no token is set and `enabled` is not written as true.
 pub fn configure(settings: &Settings) -> Configured<DiscordConfig> {
     let mut errors = Vec::new();
-    let enabled = settings.enabled_explicit().unwrap_or_else(|e| {
-        errors.push(e);
-        None
-    });
-    let token = settings.get("DISCORD_BOT_TOKEN", "token");
-    if enabled == Some(false) {
-        return Configured::Off;
-    }
-    if token.is_none() && enabled != Some(true) {
+    let Some(token) = settings.bot_token(
+        "DISCORD_BOT_TOKEN",
+        "a bot token from the Discord developer portal (Bot → Reset Token), without \"Bot \"",
+        "a Discord bot token",
+        &mut errors,
+    ) else {
+        // A mistyped `enabled` is still worth reporting.
         return if errors.is_empty() { Configured::Off } else { Configured::Invalid(errors) };
-    }
-    let token = match token {
-        Some(t) if t.value.trim().contains(char::is_whitespace) || t.value.trim().contains('/') => {
-            errors.push(SettingError {
-                key: key_name(settings, "DISCORD_BOT_TOKEN", "token"),
-                origin: t.origin,
-                found: Some(mask_secret(t.value.trim())),
-                expected: "a bot token from the Discord developer portal (Bot → Reset Token), without \"Bot \"".into(),
-            });
-            String::new()
-        }
-        Some(t) => t.value.trim().to_string(),
-        None => {
-            errors.push(SettingError {
-                key: "DISCORD_BOT_TOKEN".into(),
-                origin: "env".into(),
-                found: None,
-                expected: format!("a Discord bot token, because {} is true", settings.key_path("enabled")),
-            });
-            String::new()
-        }
     };
 
     let api_base = match settings.get("DISCORD_API_BASE", "extra.api_base") {
@@ -90,7 +66,7 @@ pub fn configure(settings: &Settings) -> Configured<DiscordConfig> {
             Some(url) => url,
             None => {
                 errors.push(SettingError {
-                    key: key_name(settings, "DISCORD_API_BASE", "extra.api_base"),
+                    key: settings.key_name("DISCORD_API_BASE", "extra.api_base"),
                     origin: v.origin,
                     found: Some(v.value),
                     expected: "an http:// or https:// URL of the REST API (like https://discord.com/api/v10)".into(),
@@ -104,7 +80,7 @@ pub fn configure(settings: &Settings) -> Configured<DiscordConfig> {
             Some(url) => Some(url),
             None => {
                 errors.push(SettingError {
-                    key: key_name(settings, "DISCORD_GATEWAY_URL", "extra.gateway_url"),
+                    key: settings.key_name("DISCORD_GATEWAY_URL", "extra.gateway_url"),
                     origin: v.origin,
                     found: Some(v.value),
                     expected: "a ws:// or wss:// URL (like wss://gateway.discord.gg)".into(),
@@ -119,7 +95,7 @@ pub fn configure(settings: &Settings) -> Configured<DiscordConfig> {
         if let Some(bad) = list.iter().find(|id| !is_snowflake(id)) {
             let origin = settings.get(env, key).map(|v| v.origin).unwrap_or_default();
             errors.push(SettingError {
-                key: key_name(settings, env, key),
+                key: settings.key_name(env, key),
                 origin,
                 found: Some(bad.clone()),
                 expected: "comma-separated Discord ids (numbers; Developer Mode → Copy ID)".into(),
@@ -150,7 +126,7 @@ pub fn configure(settings: &Settings) -> Configured<DiscordConfig> {
             "all" => ReplyToMode::All,
             _ => {
                 errors.push(SettingError {
-                    key: key_name(settings, "DISCORD_REPLY_TO_MODE", "extra.reply_to_mode"),
+                    key: settings.key_name("DISCORD_REPLY_TO_MODE", "extra.reply_to_mode"),
                     origin: v.origin,
                     found: Some(v.value),
                     expected: "first, off or all".into(),
@@ -168,7 +144,7 @@ pub fn configure(settings: &Settings) -> Configured<DiscordConfig> {
             "all" | "true" | "yes" | "on" | "1" => AllowBots::All,
             _ => {
                 errors.push(SettingError {
-                    key: key_name(settings, "DISCORD_ALLOW_BOTS", "extra.allow_bots"),
+                    key: settings.key_name("DISCORD_ALLOW_BOTS", "extra.allow_bots"),
                     origin: v.origin,
                     found: Some(v.value),
                     expected: "none, mentions or all".into(),
@@ -183,7 +159,7 @@ pub fn configure(settings: &Settings) -> Configured<DiscordConfig> {
             Some(v.value.trim().to_string())
         } else {
             errors.push(SettingError {
-                key: key_name(settings, "DISCORD_HOME_CHANNEL", "extra.home_channel"),
+                key: settings.key_name("DISCORD_HOME_CHANNEL", "extra.home_channel"),
                 origin: v.origin,
                 found: Some(v.value),
                 expected: "a channel id (a number; Developer Mode → Copy Channel ID)".into(),
@@ -199,7 +175,7 @@ pub fn configure(settings: &Settings) -> Configured<DiscordConfig> {
             Ok(ms) if ms <= 60_000 => (Duration::from_millis(ms), Duration::from_millis(ms)),
             _ => {
                 errors.push(SettingError {
-                    key: key_name(settings, "DISCORD_INVALID_SESSION_WAIT_MS", "extra.invalid_session_wait_ms"),
+                    key: settings.key_name("DISCORD_INVALID_SESSION_WAIT_MS", "extra.invalid_session_wait_ms"),
                     origin: v.origin,
                     found: Some(v.value),
                     expected: "milliseconds from 0 to 60000".into(),
@@ -235,11 +211,6 @@ impl DiscordConfig {
         let rest = self.api_base.split_once("://").map(|(_, rest)| rest).unwrap_or(&self.api_base);
         rest.split('/').next().unwrap_or(rest)
     }
-}
-
-/// The env variable name when it is set, else the config key path: what the user should edit.
-fn key_name(settings: &Settings, env: &str, config_key: &str) -> String {
-    if settings.env(env).is_some() { env.to_string() } else { settings.key_path(config_key) }
 }
 
 /// A Discord id: decimal digits.

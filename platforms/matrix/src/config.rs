@@ -71,7 +71,7 @@ pub fn configure(settings: &Settings) -> Configured<MatrixConfig> {
             Some(url) => url,
             None => {
                 errors.push(SettingError {
-                    key: key_name(settings, "MATRIX_HOMESERVER", "extra.homeserver"),
+                    key: settings.key_name("MATRIX_HOMESERVER", "extra.homeserver"),
                     origin: v.origin,
                     found: Some(v.value),
                     expected: "an http:// or https:// URL of the homeserver (like https://matrix.example.org)".into(),
@@ -86,7 +86,7 @@ pub fn configure(settings: &Settings) -> Configured<MatrixConfig> {
         Some(v) if is_user_id(v.value.trim()) => Some(v.value.trim().to_string()),
         Some(v) => {
             errors.push(SettingError {
-                key: key_name(settings, "MATRIX_USER_ID", "extra.user_id"),
+                key: settings.key_name("MATRIX_USER_ID", "extra.user_id"),
                 origin: v.origin,
                 found: Some(v.value),
                 expected: "a full Matrix user id like @hermes:example.org".into(),
@@ -99,7 +99,7 @@ pub fn configure(settings: &Settings) -> Configured<MatrixConfig> {
     let auth = match (token, password) {
         (Some(t), _) if t.value.trim().contains(char::is_whitespace) => {
             errors.push(SettingError {
-                key: key_name(settings, "MATRIX_ACCESS_TOKEN", "token"),
+                key: settings.key_name("MATRIX_ACCESS_TOKEN", "token"),
                 origin: t.origin,
                 found: Some(mask_secret(t.value.trim())),
                 expected: "an access token without spaces".into(),
@@ -146,7 +146,7 @@ pub fn configure(settings: &Settings) -> Configured<MatrixConfig> {
             Ok(n) if (100..=60000).contains(&n) => n,
             _ => {
                 errors.push(SettingError {
-                    key: key_name(settings, "MATRIX_MAX_MESSAGE_LENGTH", "extra.max_message_length"),
+                    key: settings.key_name("MATRIX_MAX_MESSAGE_LENGTH", "extra.max_message_length"),
                     origin: v.origin,
                     found: Some(v.value),
                     expected: "a number of characters from 100 to 60000 (default 16000)".into(),
@@ -162,7 +162,7 @@ pub fn configure(settings: &Settings) -> Configured<MatrixConfig> {
             Ok(secs) if secs <= 300 => Duration::from_secs(secs),
             _ => {
                 errors.push(SettingError {
-                    key: key_name(settings, "MATRIX_SYNC_TIMEOUT", "extra.sync_timeout"),
+                    key: settings.key_name("MATRIX_SYNC_TIMEOUT", "extra.sync_timeout"),
                     origin: v.origin,
                     found: Some(v.value),
                     expected: "whole seconds from 0 to 300".into(),
@@ -180,7 +180,7 @@ pub fn configure(settings: &Settings) -> Configured<MatrixConfig> {
     ] {
         for room in list.iter().filter(|r| !(r.starts_with('!') || r.starts_with('#')) || !r.contains(':')) {
             errors.push(SettingError {
-                key: key_name(settings, env, key),
+                key: settings.key_name(env, key),
                 origin: settings.get(env, key).map(|v| v.origin).unwrap_or_else(|| "env".into()),
                 found: Some(room.clone()),
                 expected: "room ids like !abc:example.org, comma-separated".into(),
@@ -205,11 +205,6 @@ pub fn configure(settings: &Settings) -> Configured<MatrixConfig> {
         max_message_length,
         sync_timeout,
     })
-}
-
-/// The env variable name when it is set, else the config key path: what the user should edit.
-fn key_name(settings: &Settings, env: &str, config_key: &str) -> String {
-    if settings.env(env).is_some() { env.to_string() } else { settings.key_path(config_key) }
 }
 
 fn is_user_id(id: &str) -> bool {

@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use hermes_platform::settings::mask_secret;
 use hermes_platform::{Configured, SettingError, Settings};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.telegram.org/bot";
@@ -54,38 +53,14 @@ pub struct TelegramConfig {
 /// Reads Telegram's settings. `Off` when no token is set and `enabled` is not written as true.
 pub fn configure(settings: &Settings) -> Configured<TelegramConfig> {
     let mut errors = Vec::new();
-    let enabled = settings.enabled_explicit().unwrap_or_else(|e| {
-        errors.push(e);
-        None
-    });
-    let token = settings.get("TELEGRAM_BOT_TOKEN", "token");
-    if enabled == Some(false) {
-        return Configured::Off;
-    }
-    if token.is_none() && enabled != Some(true) {
+    let Some(token) = settings.bot_token(
+        "TELEGRAM_BOT_TOKEN",
+        "a bot token from @BotFather (like 123456:ABC-DEF...)",
+        "a bot token from @BotFather",
+        &mut errors,
+    ) else {
         // A mistyped `enabled` is still worth reporting.
         return if errors.is_empty() { Configured::Off } else { Configured::Invalid(errors) };
-    }
-    let token = match token {
-        Some(t) if t.value.trim().contains(char::is_whitespace) || t.value.trim().contains('/') => {
-            errors.push(SettingError {
-                key: key_name(settings, "TELEGRAM_BOT_TOKEN", "token"),
-                origin: t.origin,
-                found: Some(mask_secret(t.value.trim())),
-                expected: "a bot token from @BotFather (like 123456:ABC-DEF...)".into(),
-            });
-            String::new()
-        }
-        Some(t) => t.value.trim().to_string(),
-        None => {
-            errors.push(SettingError {
-                key: "TELEGRAM_BOT_TOKEN".into(),
-                origin: "env".into(),
-                found: None,
-                expected: format!("a bot token from @BotFather, because {} is true", settings.key_path("enabled")),
-            });
-            String::new()
-        }
     };
 
     let base_url = match settings.get("TELEGRAM_BASE_URL", "extra.base_url") {
@@ -94,7 +69,7 @@ pub fn configure(settings: &Settings) -> Configured<TelegramConfig> {
             Some(url) => url,
             None => {
                 errors.push(SettingError {
-                    key: key_name(settings, "TELEGRAM_BASE_URL", "extra.base_url"),
+                    key: settings.key_name("TELEGRAM_BASE_URL", "extra.base_url"),
                     origin: v.origin,
                     found: Some(v.value),
                     expected: "an http:// or https:// URL of a Bot API server (like https://api.telegram.org/bot)"
@@ -114,7 +89,7 @@ pub fn configure(settings: &Settings) -> Configured<TelegramConfig> {
             Some(value)
         } else {
             errors.push(SettingError {
-                key: key_name(settings, "TELEGRAM_PROXY", "extra.proxy_url"),
+                key: settings.key_name("TELEGRAM_PROXY", "extra.proxy_url"),
                 origin: v.origin,
                 found: Some(v.value),
                 expected: "a proxy URL like http://host:port or socks5://host:port".into(),
@@ -139,7 +114,7 @@ pub fn configure(settings: &Settings) -> Configured<TelegramConfig> {
             "all" => ReplyToMode::All,
             _ => {
                 errors.push(SettingError {
-                    key: key_name(settings, "TELEGRAM_REPLY_TO_MODE", "extra.reply_to_mode"),
+                    key: settings.key_name("TELEGRAM_REPLY_TO_MODE", "extra.reply_to_mode"),
                     origin: v.origin,
                     found: Some(v.value),
                     expected: "first, off or all".into(),
@@ -157,7 +132,7 @@ pub fn configure(settings: &Settings) -> Configured<TelegramConfig> {
             "all" | "true" | "yes" | "on" | "1" => AllowBots::All,
             _ => {
                 errors.push(SettingError {
-                    key: key_name(settings, "TELEGRAM_ALLOW_BOTS", "extra.allow_bots"),
+                    key: settings.key_name("TELEGRAM_ALLOW_BOTS", "extra.allow_bots"),
                     origin: v.origin,
                     found: Some(v.value),
                     expected: "none, mentions or all".into(),
@@ -173,7 +148,7 @@ pub fn configure(settings: &Settings) -> Configured<TelegramConfig> {
             Ok(secs) if secs <= 600 => Duration::from_secs(secs),
             _ => {
                 errors.push(SettingError {
-                    key: key_name(settings, "TELEGRAM_POLL_TIMEOUT", "extra.poll_timeout"),
+                    key: settings.key_name("TELEGRAM_POLL_TIMEOUT", "extra.poll_timeout"),
                     origin: v.origin,
                     found: Some(v.value),
                     expected: "whole seconds from 0 to 600".into(),
@@ -189,7 +164,7 @@ pub fn configure(settings: &Settings) -> Configured<TelegramConfig> {
             Ok(bytes) => bytes,
             Err(_) => {
                 errors.push(SettingError {
-                    key: key_name(settings, "TELEGRAM_MAX_DOWNLOAD_BYTES", "extra.max_download_bytes"),
+                    key: settings.key_name("TELEGRAM_MAX_DOWNLOAD_BYTES", "extra.max_download_bytes"),
                     origin: v.origin,
                     found: Some(v.value),
                     expected: "a size in bytes (like 20971520)".into(),
@@ -227,11 +202,6 @@ impl TelegramConfig {
         let rest = self.base_url.split_once("://").map(|(_, rest)| rest).unwrap_or(&self.base_url);
         rest.split('/').next().unwrap_or(rest)
     }
-}
-
-/// The env variable name when it is set, else the config key path: what the user should edit.
-fn key_name(settings: &Settings, env: &str, config_key: &str) -> String {
-    if settings.env(env).is_some() { env.to_string() } else { settings.key_path(config_key) }
 }
 
 /// Accepts `http(s)://host[:port][/path]` with or without the trailing `/bot` (Hermes writes it
