@@ -93,6 +93,29 @@ fn next_u64() -> u64 {
     })
 }
 
+/// An adapter thread's supervisor (P4): runs `body` on `state` until it returns; a panic inside
+/// is logged as `what` panicked and `body` runs again after a growing pause, which `pause`
+/// sleeps (interruptibly) and answers whether to go on (false once the adapter is stopped).
+pub fn restart_on_panic<S>(
+    state: &mut S,
+    what: &str,
+    mut body: impl FnMut(&mut S),
+    pause: impl Fn(&S, Duration) -> bool,
+) {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+    loop {
+        if catch_unwind(AssertUnwindSafe(|| body(state))).is_ok() {
+            return;
+        }
+        let wait = backoff.next_delay();
+        log::error!("{what} panicked; restarting in {:.1} s", wait.as_secs_f32());
+        if !pause(state, wait) {
+            return;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,5 +189,27 @@ mod tests {
         assert!((2.0..3.0).contains(&d));
         // Absurd attempt counts stay finite.
         assert!(delivery_retry_delay(u32::MAX) < Duration::from_secs(10_000_000));
+    }
+
+    #[test]
+    fn a_panicking_body_runs_again_until_it_returns_or_the_pause_says_stop() {
+        let mut runs = 0;
+        let body = |n: &mut i32| {
+            *n += 1;
+            assert!(*n >= 3, "panics twice");
+        };
+        restart_on_panic(&mut runs, "test loop", body, |_, _| true);
+        assert_eq!(runs, 3);
+        let mut runs = 0;
+        restart_on_panic(
+            &mut runs,
+            "test loop",
+            |n: &mut i32| {
+                *n += 1;
+                panic!("always")
+            },
+            |_, _| false,
+        );
+        assert_eq!(runs, 1, "stopped after the first pause");
     }
 }

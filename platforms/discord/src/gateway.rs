@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hermes_platform::backoff::{Backoff, jitter_unit};
+use hermes_platform::backoff::{Backoff, jitter_unit, restart_on_panic};
 use hermes_platform::{InboundSink, Liveness, MessageEvent, SubmitError};
 use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -97,17 +97,11 @@ impl Gateway {
     /// Runs until stopped, the gateway closes, or Discord sends a fatal close code. A panic
     /// inside is logged and the loop restarts after a pause (P4).
     pub fn run(mut self) {
-        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
-        while !self.stopped() {
-            match catch_unwind(AssertUnwindSafe(|| self.connect_loop())) {
-                Ok(()) => return,
-                Err(_) => {
-                    let wait = backoff.next_delay();
-                    log::error!("discord: the gateway loop panicked; restarting in {:.1} s", wait.as_secs_f32());
-                    self.sleep(wait);
-                }
-            }
-        }
+        let pause = |g: &Self, wait| {
+            g.sleep(wait);
+            !g.stopped()
+        };
+        restart_on_panic(&mut self, "discord: the gateway loop", Self::connect_loop, pause);
     }
 
     fn connect_loop(&mut self) {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use hermes_platform::backoff::Backoff;
+use hermes_platform::backoff::{Backoff, restart_on_panic};
 use hermes_platform::{InboundSink, MessageEvent, SubmitError};
 use miniserde::json::Value;
 
@@ -40,17 +40,11 @@ pub(crate) struct Syncer {
 
 impl Syncer {
     pub fn run(mut self) {
-        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
-        while !self.shared.stopped() {
-            match catch_unwind(AssertUnwindSafe(|| self.sync_loop())) {
-                Ok(()) => return,
-                Err(_) => {
-                    let wait = backoff.next_delay();
-                    log::error!("matrix: the sync loop panicked; restarting in {:.1} s", wait.as_secs_f32());
-                    self.shared.sleep(wait);
-                }
-            }
-        }
+        let pause = |s: &Self, wait| {
+            s.shared.sleep(wait);
+            !s.shared.stopped()
+        };
+        restart_on_panic(&mut self, "matrix: the sync loop", Self::sync_loop, pause);
     }
 
     fn since(&self) -> Option<String> {

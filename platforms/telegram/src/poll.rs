@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use hermes_platform::backoff::Backoff;
+use hermes_platform::backoff::{Backoff, restart_on_panic};
 use hermes_platform::{InboundSink, Liveness, MessageEvent, SubmitError};
 use miniserde::json::Value;
 
@@ -47,17 +47,11 @@ impl Poller {
     /// Polls until stopped, the gateway closes, or the token is rejected. A panic inside the
     /// loop is logged and the loop restarts from the last journaled offset after a pause (P4).
     pub fn run(mut self) {
-        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
-        while !self.stopped() {
-            match catch_unwind(AssertUnwindSafe(|| self.poll_loop())) {
-                Ok(()) => return,
-                Err(_) => {
-                    let wait = backoff.next_delay();
-                    log::error!("telegram: the poll loop panicked; restarting in {:.1} s", wait.as_secs_f32());
-                    self.sleep(wait);
-                }
-            }
-        }
+        let pause = |p: &Self, wait| {
+            p.sleep(wait);
+            !p.stopped()
+        };
+        restart_on_panic(&mut self, "telegram: the poll loop", Self::poll_loop, pause);
     }
 
     fn poll_loop(&mut self) {
