@@ -5,7 +5,7 @@
 //! Capacity is [`Slots`]: the check and the reservation are one step under one lock, and a
 //! slot is given back when its [`Slot`] is dropped, whatever ends the unit.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
@@ -57,7 +57,6 @@ pub struct Record {
     /// Why it was stopped (`/stop`, `/new`, shutdown), when it was: its result is then not
     /// delivered as a new turn, the chat was told at the time.
     pub stopped: RefCell<Option<String>>,
-    pub status: Cell<&'static str>,
     _slot: Slot,
 }
 
@@ -81,7 +80,6 @@ impl Record {
             dispatched_at,
             controls,
             stopped: RefCell::new(None),
-            status: Cell::new("running"),
             _slot: slot,
         }
     }
@@ -91,10 +89,14 @@ impl Record {
         if self.stopped.borrow().is_none() {
             *self.stopped.borrow_mut() = Some(reason.to_string());
         }
-        self.status.set("stopping");
         for c in &self.controls {
             c.interrupt(reason);
         }
+    }
+
+    /// `running`, or `stopping` once stopped (its children end at their next boundary).
+    pub fn status(&self) -> &'static str {
+        if self.stopped.borrow().is_some() { "stopping" } else { "running" }
     }
 
     /// The goal for lists: the only one, or "N parallel subagents: a; b".

@@ -408,7 +408,7 @@ pub fn agents_lines(gw: &Gateway, session_key: Option<&str>) -> Vec<String> {
             format!(
                 "• {} · {} · {} · {} · {}",
                 r.id,
-                r.status.get(),
+                r.status(),
                 format::age(now - r.dispatched_at),
                 r.model,
                 short(&r.label(), 60)
