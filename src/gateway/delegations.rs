@@ -53,7 +53,11 @@ pub async fn serve(
 ) {
     let role = role.to_string();
     if background {
-        let answer = dispatch(gw, origin, tasks, &role).await;
+        let goals: Vec<String> = tasks.iter().map(|t| t.goal.clone()).collect();
+        let answer = match dispatch(gw, origin, tasks, &role).await {
+            Ok(id) => format::dispatched_json(&id, &goals),
+            Err(why) => format!("error:{why}"),
+        };
         let _ = reply.try_send(answer);
         return;
     }
@@ -70,12 +74,17 @@ pub async fn serve(
     .detach();
 }
 
-/// Starts a background unit; the tool's answer (the dispatch JSON, or `error:` and why).
-pub async fn dispatch(gw: &Rc<Gateway>, origin: Origin, tasks: Vec<DelegateTask>, role: &str) -> String {
+/// Starts a background unit; its id, or why nothing was started.
+pub async fn dispatch(
+    gw: &Rc<Gateway>,
+    origin: Origin,
+    tasks: Vec<DelegateTask>,
+    role: &str,
+) -> Result<String, String> {
     let cfg = &gw.config.tools.delegation;
     let slot = match gw.delegations.slots.try_reserve(cfg.max_async_children) {
         Ok(slot) => slot,
-        Err(running) => return format!("error:{}", format::capacity_error(running, cfg.max_async_children)),
+        Err(running) => return Err(format::capacity_error(running, cfg.max_async_children)),
     };
     let id = format!("deleg_{}", clock::random_hex(8));
     let goals: Vec<String> = tasks.iter().map(|t| t.goal.clone()).collect();
@@ -98,7 +107,7 @@ pub async fn dispatch(gw: &Rc<Gateway>, origin: Origin, tasks: Vec<DelegateTask>
     };
     if let Err(e) = gw.store.call(move |tx| delegations::insert(tx, &row)).await {
         log::error!("cannot record delegation {id}: {e}");
-        return "error:the delegation could not be recorded; nothing was started".into();
+        return Err("the delegation could not be recorded; nothing was started".into());
     }
     let session = (origin.session_key.clone(), origin.session_id.clone());
     let record = Rc::new(Record::new(id.clone(), session, goals.clone(), model, now, slot));
@@ -107,7 +116,7 @@ pub async fn dispatch(gw: &Rc<Gateway>, origin: Origin, tasks: Vec<DelegateTask>
     let gw2 = gw.clone();
     let role = role.to_string();
     runtime::spawn(async move { run_unit(&gw2, origin, record, tasks, role).await }).detach();
-    format::dispatched_json(&id, &goals)
+    Ok(id)
 }
 
 /// Runs a background unit to its end, records it and delivers its completion.

@@ -223,12 +223,12 @@ async fn background(state: &ActorState, row: &InboxRow, prompt: &str) -> String 
         reasoning,
     };
     let task = crate::tools::host::DelegateTask { goal: prompt.to_string(), context: None };
-    let answer = delegations::dispatch(&state.gw, origin, vec![task], "leaf").await;
-    if let Some(why) = answer.strip_prefix("error:") {
-        return format!("❌ {why}");
+    match delegations::dispatch(&state.gw, origin, vec![task], "leaf").await {
+        Ok(id) => {
+            format!("🚀 Background task {id} started. Its result comes back here when it finishes; /agents lists it.")
+        }
+        Err(why) => format!("❌ {why}"),
     }
-    let id = answer.split("\"delegation_id\":\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("?");
-    format!("🚀 Background task {id} started. Its result comes back here when it finishes; /agents lists it.")
 }
 
 async fn status_text(state: &ActorState) -> String {
