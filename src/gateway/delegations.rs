@@ -22,7 +22,7 @@ use crate::delegation::child::{self, ChildSetup};
 use crate::delegation::format::{self, Completion, TaskResult};
 use crate::delegation::registry::Record;
 use crate::store::delegations::{self, DelegationRow};
-use crate::store::inbox::{self, InboxRow};
+use crate::store::inbox;
 use crate::store::outbox::{self, NewOutbox};
 use crate::store::sessions::{self, Usage};
 use crate::tools::SessionRef;
@@ -278,18 +278,9 @@ pub async fn deliver(gw: &Rc<Gateway>, row: DelegationRow) {
         Ok(Some(rows)) if rows.is_empty() => {
             log::info!("delegation {}: its session has ended; the result was dropped", row.id)
         }
-        Ok(Some(rows)) => route(gw, rows, &row.source.platform).await,
+        Ok(Some(rows)) => super::route_journaled(gw, rows, &row.source.platform).await,
         Ok(None) => {}
         Err(e) => log::error!("cannot deliver delegation {}: {e}", row.id),
-    }
-}
-
-async fn route(gw: &Rc<Gateway>, rows: Vec<InboxRow>, platform: &str) {
-    if gw.is_draining() || !gw.is_ready(platform) {
-        return; // journaled: recovery routes it once the platform is ready
-    }
-    for row in rows {
-        super::router::dispatch(gw, row, false, false).await;
     }
 }
 

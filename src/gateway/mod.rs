@@ -429,13 +429,19 @@ pub async fn inject_internal(gw: &Rc<Gateway>, source: hermes_platform::Source, 
     let name = platform.clone();
     let rows = gw.store.call(move |tx| store::inbox::journal(tx, &name, vec![event], None, store::now())).await;
     match rows {
-        Ok(rows) if !gw.is_draining() && gw.is_ready(&platform) => {
-            for row in rows {
-                router::dispatch(gw, row, false, false).await;
-            }
-        }
-        Ok(_) => {} // journaled: recovery routes it once the platform is ready
+        Ok(rows) => route_journaled(gw, rows, &platform).await,
         Err(e) => log::error!("{platform}: could not journal an internal message: {e}"),
+    }
+}
+
+/// Routes inbox rows just journaled by the gateway itself; while the platform is not ready (or
+/// the gateway drains) they wait in the journal, and recovery routes them once it is.
+pub async fn route_journaled(gw: &Rc<Gateway>, rows: Vec<store::inbox::InboxRow>, platform: &str) {
+    if gw.is_draining() || !gw.is_ready(platform) {
+        return;
+    }
+    for row in rows {
+        router::dispatch(gw, row, false, false).await;
     }
 }
 
