@@ -36,30 +36,8 @@ const ERROR_PREFIXES: &[&str] = &["⚠", "❌", "Sorry", "The request failed", "
 fn telegram_emulator_and_llamacpp_answer_through_the_gateway_across_a_restart() {
     let Some(peers) = peers_dir() else { return };
     let root = TestDir::new();
-    let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers");
-
-    let tg_port = free_port();
-    let mut tg_cmd = Command::new("node");
-    tg_cmd
-        .arg(scripts.join("tg_server.js"))
-        .arg(tg_port.to_string())
-        .env("NODE_PATH", peers.join("npm-tg/node_modules"));
-    let _tg = Peer::start("telegram-test-api", tg_cmd, &root.path.join("tg.log"));
-
-    let llm_port = free_port();
-    let mut llm_cmd = Command::new(peers.join("llm-venv/bin/python"));
-    llm_cmd.arg(scripts.join("llm_server.py")).args([
-        "--port",
-        &llm_port.to_string(),
-        "--ctx",
-        "8192",
-        "--alias",
-        "smollm2",
-    ]);
-    let _llm = Peer::start("llama.cpp", llm_cmd, &root.path.join("llm.log"));
-
+    let (_servers, tg_port) = start_peers(&peers, &root, &[]);
     let home = root.path.join("home");
-    write_home(&home, tg_port, llm_port);
     let tg = Emulator::new(tg_port);
 
     let mut gateway = Gateway::start(&home);
@@ -97,29 +75,8 @@ const OTHER_TOOLSETS: &str =
 fn a_tool_call_from_a_real_model_is_parsed_run_and_the_turn_completes() {
     let Some(peers) = peers_dir() else { return };
     let root = TestDir::new();
-    let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers");
-    let tg_port = free_port();
-    let mut tg_cmd = Command::new("node");
-    tg_cmd
-        .arg(scripts.join("tg_server.js"))
-        .arg(tg_port.to_string())
-        .env("NODE_PATH", peers.join("npm-tg/node_modules"));
-    let _tg = Peer::start("telegram-test-api", tg_cmd, &root.path.join("tg.log"));
-    let llm_port = free_port();
-    let mut llm_cmd = Command::new(peers.join("llm-venv/bin/python"));
-    llm_cmd.arg(scripts.join("llm_server.py")).args([
-        "--port",
-        &llm_port.to_string(),
-        "--ctx",
-        "8192",
-        "--alias",
-        "smollm2",
-        "--temp",
-        "0",
-    ]);
-    let _llm = Peer::start("llama.cpp", llm_cmd, &root.path.join("llm.log"));
+    let (_servers, tg_port) = start_peers(&peers, &root, &["--temp", "0"]);
     let home = root.path.join("home");
-    write_home(&home, tg_port, llm_port);
     let mut config = fs::read_to_string(home.join("config.yaml")).unwrap();
     config.push_str(&format!("agent:\n  disabled_toolsets: {OTHER_TOOLSETS}\n"));
     fs::write(home.join("config.yaml"), config).unwrap();
@@ -150,6 +107,28 @@ fn a_tool_call_from_a_real_model_is_parsed_run_and_the_turn_completes() {
         gateway.log_tail()
     );
     drop(gateway);
+}
+
+/// Starts telegram-test-api and llama.cpp (with `llm_args` added) and writes a home for them
+/// under `root/home`; the servers stop when the returned guards drop. Returns the emulator port.
+fn start_peers(peers: &Path, root: &TestDir, llm_args: &[&str]) -> ([Peer; 2], u16) {
+    let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers");
+    let tg_port = free_port();
+    let mut tg_cmd = Command::new("node");
+    tg_cmd
+        .arg(scripts.join("tg_server.js"))
+        .arg(tg_port.to_string())
+        .env("NODE_PATH", peers.join("npm-tg/node_modules"));
+    let tg = Peer::start("telegram-test-api", tg_cmd, &root.path.join("tg.log"));
+    let llm_port = free_port();
+    let mut llm_cmd = Command::new(peers.join("llm-venv/bin/python"));
+    llm_cmd
+        .arg(scripts.join("llm_server.py"))
+        .args(["--port", &llm_port.to_string(), "--ctx", "8192", "--alias", "smollm2"])
+        .args(llm_args);
+    let llm = Peer::start("llama.cpp", llm_cmd, &root.path.join("llm.log"));
+    write_home(&root.path.join("home"), tg_port, llm_port);
+    ([tg, llm], tg_port)
 }
 
 /// Waits until the `index`-th human message has a finished, non-error answer; returns its texts.
